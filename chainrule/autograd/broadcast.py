@@ -1,0 +1,92 @@
+"""The three functions the engine itself relies on: ``broadcast_to``, ``sum_to`` and ``add_n``.
+
+``broadcast_to`` and ``sum_to`` are each other's backward: copying a value to many places sends back the sum
+of the gradients from those places. The base class uses ``sum_to`` to reduce broadcast gradients; the engine
+uses ``add`` to accumulate gradients at fan-out. Both must be differentiable for double backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chainrule import backend
+from chainrule.autograd.function import Function, is_broadcast_of
+from chainrule.errors import ShapeError
+from chainrule.tensor import Tensor
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return backend.get_array_module(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y[i] = x[i with broadcast axes at 0], so gx = sum of gy over the broadcast axes.
+
+        gy: (*shape) → gx: x.shape, via sum_to.
+        """
+        return sum_to(gy, self.x_shape)
+
+
+class SumTo(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        lead = x.ndim - len(self.shape)
+        stretched = tuple(lead + i for i, n in enumerate(self.shape) if n == 1 and x.shape[lead + i] != 1)
+        axes = tuple(range(lead)) + stretched
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        return y.reshape(self.shape) if lead else y
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = Σ over broadcast axes of x, so every x element gets its sum's gradient: gx = broadcast_to(gy).
+
+        gy: shape → gx: x.shape.
+        """
+        return broadcast_to(gy, self.x_shape)
+
+
+class Add(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor]:
+        """y = a + b: ∂y/∂a = ∂y/∂b = 1, so addition distributes gy unchanged: ga = gb = gy (then sum_to)."""
+        return gy, gy
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """``x`` repeated along new or size-1 axes to ``shape`` (NumPy's broadcasting rule)."""
+    shape = tuple(int(n) for n in shape)
+    if x.shape == shape:
+        return x
+    if not is_broadcast_of(shape, x.shape):
+        raise ShapeError(
+            f"broadcast_to: cannot broadcast shape {x.shape} to {shape}; broadcasting aligns shapes from the "
+            f"right and each size of the input must equal the target's or be 1"
+        )
+    return BroadcastTo(shape)(x)
+
+
+def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    shape = tuple(int(n) for n in shape)
+    if x.shape == shape:
+        return x
+    if not is_broadcast_of(x.shape, shape):
+        raise ShapeError(
+            f"sum_to: cannot sum shape {x.shape} down to {shape}; {shape} must broadcast to {x.shape}"
+        )
+    return SumTo(shape)(x)
+
+
+def add(a: Tensor, b: Tensor) -> Tensor:
+    """a + b for two Tensors of one dtype (the engine's gradient accumulation)."""
+    return Add()(a, b)

@@ -1,0 +1,139 @@
+"""``Function``: one node of the graph. Subclasses write the math; this class does the bookkeeping.
+
+A subclass writes two methods (DeZero's split):
+
+- ``forward(*arrays) -> array | tuple[array, ...]`` on raw arrays, and may save what backward needs on
+  ``self``;
+- ``backward(*grad_outputs: Tensor) -> Tensor | None | tuple`` on Tensors, returning dL/d(input) for each
+  input. Because it is written in differentiable ops, running it with ``create_graph=True`` records a graph
+  of the backward pass itself, so gradients of gradients come for free.
+
+The base class owns everything an op author should not repeat (MyGrad's lesson):
+
+- graph recording only when grad mode is on and some input requires grad;
+- ``needs_input_grad`` so backward can skip gradients nobody asked for (return None for those);
+- zero gradients for outputs nobody used;
+- reducing broadcast gradients back to each input's shape, in one place: an op that broadcasts its inputs sets
+  ``broadcasts = True`` and returns gradients of the broadcast shape; they are summed back here (``sum_to``);
+- checking every returned gradient's shape and dtype against its input, naming the op if they differ.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.grad_mode import is_grad_enabled
+from chainrule.errors import BackwardError
+from chainrule.tensor import Tensor
+
+
+class Function:
+    """A differentiable operation: ``forward`` on arrays, ``backward`` on Tensors."""
+
+    broadcasts = False  # True: gradients may come back in the broadcast shape and are summed to the input's
+    generation = 0  # 1 + the largest generation among the inputs' creators; backward runs highest first
+    released = False  # True once a backward without retain_graph has freed what this node saved
+
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[weakref.ref[Tensor], ...]
+    needs_input_grad: tuple[bool, ...]
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __call__(self, *inputs: Tensor) -> Any:
+        ys = self.forward(*[x.data for x in inputs])
+        multiple = isinstance(ys, tuple)
+        outputs = tuple(Tensor(y) for y in ys) if multiple else (Tensor(ys),)
+        if is_grad_enabled() and any(x.requires_grad for x in inputs):
+            self.inputs = inputs
+            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+            self.generation = max(x.generation for x in inputs)
+            for i, out in enumerate(outputs):
+                if out.data.dtype.kind == "f":
+                    out.requires_grad = True
+                    out.creator = self
+                    out.generation = self.generation + 1
+                    out.output_index = i
+            # Weak references: an output holding its creator and the creator holding the output would be a
+            # cycle that only the garbage collector frees. The engine keeps outputs alive while it needs them.
+            self.outputs = tuple(weakref.ref(out) for out in outputs)
+            self.output_specs = tuple((out.shape, out.dtype) for out in outputs)
+        return outputs if multiple else outputs[0]
+
+    def forward(self, *xs: Any) -> Any:
+        raise NotImplementedError(f"{self.name}.forward is not implemented")
+
+    def backward(self, *gys: Tensor) -> Any:
+        raise NotImplementedError(f"{self.name} has no backward rule")
+
+    def output(self, index: int = 0) -> Tensor:
+        """Output ``index`` as a Tensor in the graph (for rules such as d exp(x) = exp(x) dx)."""
+        out = self.outputs[index]()
+        if out is None:  # the engine holds outputs during backward, so this means misuse outside it
+            raise BackwardError(f"{self.name}: output {index} is no longer alive")
+        return out
+
+    def run_backward(self, grad_outputs: list[Tensor | None]) -> list[Tensor | None]:
+        """Call ``backward`` and return one checked gradient (or None) per input, each of its input's shape."""
+        gys = []
+        for g, (shape, dtype) in zip(grad_outputs, self.output_specs):
+            if g is None:
+                xp = backend.get_array_module(self.inputs[0].data)
+                g = Tensor(xp.zeros(shape, dtype=dtype))
+            gys.append(g)
+        gxs = self.backward(*gys)
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        if len(gxs) != len(self.inputs):
+            raise BackwardError(
+                f"{self.name}.backward returned {len(gxs)} gradients for {len(self.inputs)} inputs"
+            )
+        result: list[Tensor | None] = []
+        for i, (x, gx, needed) in enumerate(zip(self.inputs, gxs, self.needs_input_grad)):
+            if gx is None or not needed:
+                result.append(None)
+                continue
+            if not isinstance(gx, Tensor):
+                raise BackwardError(
+                    f"{self.name}.backward returned a {type(gx).__name__} for input {i}; expected a Tensor"
+                )
+            if gx.shape != x.shape:
+                if self.broadcasts and is_broadcast_of(gx.shape, x.shape):
+                    gx = broadcast.sum_to(gx, x.shape)
+                else:
+                    raise BackwardError(
+                        f"{self.name}.backward returned a gradient of shape {gx.shape} for input {i} "
+                        f"of shape {x.shape}; a gradient must have its input's shape"
+                    )
+            if gx.dtype != x.dtype:
+                raise BackwardError(
+                    f"{self.name}.backward returned a {gx.dtype} gradient for input {i} of dtype {x.dtype}; "
+                    f"a gradient must have its input's dtype"
+                )
+            result.append(gx)
+        return result
+
+    def release(self) -> None:
+        """Drop the inputs and everything saved for backward, so that the memory can be reclaimed."""
+        generation = self.generation
+        self.__dict__.clear()
+        self.generation = generation
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def is_broadcast_of(big: tuple[int, ...], small: tuple[int, ...]) -> bool:
+    """True when ``small`` broadcasts to exactly ``big``."""
+    if len(small) > len(big):
+        return False
+    tail = big[len(big) - len(small):]
+    return all(s == b or s == 1 for s, b in zip(small, tail))
+
+
+from chainrule.autograd import broadcast  # noqa: E402 - its Functions subclass Function

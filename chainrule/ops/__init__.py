@@ -1,0 +1,56 @@
+"""Differentiable operations, one family per file. Each Function's ``backward`` docstring is its derivation."""
+
+from chainrule.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.ops.elementwise import (
+    abs,
+    add,
+    cast,
+    clamp,
+    clip,
+    cos,
+    div,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    log,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pow,
+    sin,
+    sqrt,
+    sub,
+    where,
+)
+from chainrule.ops.linalg import matmul
+from chainrule.ops.reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, sum, var
+from chainrule.ops.shape import (
+    broadcast_to,
+    cat,
+    concatenate,
+    expand,
+    flatten,
+    getitem,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    sum_to,
+    transpose,
+    unsqueeze,
+)
+
+__all__ = [
+    "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cast", "cat", "clamp", "clip",
+    "concatenate", "cos", "div", "eq", "exp", "expand", "flatten", "ge", "getitem", "gt", "le", "leaky_relu",
+    "log", "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
+    "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "split", "sqrt", "squeeze",
+    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unsqueeze", "var", "where",
+]

@@ -1,0 +1,409 @@
+"""Elementwise arithmetic and math functions. See docs/elementwise.md for the derivations.
+
+Notation (docs/notation.md): y = f(x) elementwise; gy = ∂L/∂y has y's shape; each backward returns
+gx = ∂L/∂x = gy ⊙ f'(x), where ⊙ is the elementwise product. Binary ops broadcast their inputs; their
+gradients come back in the broadcast shape and the Function base class sums them to each input's shape.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.broadcast import Add
+from chainrule.autograd.function import Function
+from chainrule.ops.operands import as_tensor, binary, broadcast_shape, float_only
+from chainrule.tensor import Tensor
+
+
+def _xp(*arrays: Any):
+    return backend.get_array_module(*arrays)
+
+
+# ----- arithmetic ---------------------------------------------------------------------------------------
+
+
+class Sub(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor]:
+        """y = a − b: ∂y/∂a = 1, ∂y/∂b = −1, so ga = gy, gb = −gy."""
+        return gy, -gy
+
+
+class Mul(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """y = a·b: ∂y/∂a = b, ∂y/∂b = a — multiplication swaps its inputs: ga = gy·b, gb = gy·a."""
+        a, b = self.inputs
+        ga = gy * b if self.needs_input_grad[0] else None
+        gb = gy * a if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """y = a / b: ∂y/∂a = 1/b, ∂y/∂b = −a/b², so ga = gy / b, gb = −gy·a / b²."""
+        a, b = self.inputs
+        ga = gy / b if self.needs_input_grad[0] else None
+        gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = −x: gx = −gy."""
+        return -gy
+
+
+class PowScalar(Function):
+    """x ** c for a constant exponent c."""
+
+    def __init__(self, exponent: float) -> None:
+        self.exponent = exponent
+
+    def forward(self, x):
+        return x**self.exponent
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = x^c: ∂y/∂x = c·x^(c−1), so gx = gy·c·x^(c−1)."""
+        (x,) = self.inputs
+        c = self.exponent
+        if c == 0:
+            return gy * 0
+        return gy * c * x ** (c - 1)
+
+
+class Pow(Function):
+    """a ** b for two tensors."""
+
+    broadcasts = True
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """y = a^b: ∂y/∂a = b·a^(b−1), ∂y/∂b = a^b·ln a = y·ln a.
+
+        ga = gy·b·a^(b−1); gb = gy·y·ln a, taken as 0 where a = 0 (PyTorch's convention: the limit of
+        a^b·ln a as a → 0⁺ for b > 0).
+        """
+        a, b = self.inputs
+        ga = gy * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            a_safe = where(a.data == 0, 1, a)  # ln 1 = 0 where a = 0
+            gb = gy * self.output() * log(a_safe)
+        return ga, gb
+
+
+class Cast(Function):
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = x converted to another dtype: gx = gy converted back to x's dtype."""
+        return cast(gy, self.x_dtype)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, broadcasting."""
+    a, b = binary("add", a, b)
+    return Add()(a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a − b, broadcasting."""
+    a, b = binary("sub", a, b)
+    return Sub()(a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a · b elementwise, broadcasting."""
+    a, b = binary("mul", a, b)
+    return Mul()(a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise, broadcasting (true division)."""
+    a, b = binary("div", a, b)
+    if a.dtype.kind != "f":
+        a, b = a.float(), b.float()
+    return Div()(a, b)
+
+
+def neg(x: Any) -> Tensor:
+    """−x."""
+    return Neg()(as_tensor("neg", x))
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """a ** b: a constant exponent uses d(x^c) = c·x^(c−1)dx; a tensor exponent also gets a gradient."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return PowScalar(b)(a)
+    a, b = binary("pow", a, b)
+    return Pow()(a, b)
+
+
+def cast(x: Any, dtype: Any) -> Tensor:
+    """``x`` converted to ``dtype``; the gradient is converted back."""
+    x = as_tensor("cast", x)
+    if x.dtype == dtype:
+        return x
+    return Cast(dtype)(x)
+
+
+# ----- unary math -----------------------------------------------------------------------------------------
+
+
+class Exp(Function):
+    def forward(self, x):
+        return _xp(x).exp(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = eˣ: ∂y/∂x = eˣ = y, so gx = gy·y."""
+        return gy * self.output()
+
+
+class Log(Function):
+    def forward(self, x):
+        return _xp(x).log(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = ln x: ∂y/∂x = 1/x, so gx = gy / x."""
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return _xp(x).sqrt(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = √x: ∂y/∂x = 1/(2√x) = 1/(2y), so gx = gy / (2y)."""
+        return gy / (2 * self.output())
+
+
+class Abs(Function):
+    def forward(self, x):
+        return _xp(x).abs(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = |x|: ∂y/∂x = sign(x) (0 at x = 0, as PyTorch), so gx = gy·sign(x)."""
+        x = self.inputs[0].data
+        return gy * Tensor(_xp(x).sign(x))
+
+
+class Sin(Function):
+    def forward(self, x):
+        return _xp(x).sin(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = sin x: gx = gy·cos x."""
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    def forward(self, x):
+        return _xp(x).cos(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = cos x: gx = −gy·sin x."""
+        return -gy * sin(self.inputs[0])
+
+
+def _float_unary(op: str, fn: type[Function], x: Any) -> Tensor:
+    x = as_tensor(op, x)
+    float_only(op, x)
+    return fn()(x)
+
+
+def exp(x: Any) -> Tensor:
+    """eˣ elementwise."""
+    return _float_unary("exp", Exp, x)
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm elementwise."""
+    return _float_unary("log", Log, x)
+
+
+def sqrt(x: Any) -> Tensor:
+    """√x elementwise."""
+    return _float_unary("sqrt", Sqrt, x)
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """|x| elementwise."""
+    return Abs()(as_tensor("abs", x))
+
+
+def sin(x: Any) -> Tensor:
+    """sin x elementwise."""
+    return _float_unary("sin", Sin, x)
+
+
+def cos(x: Any) -> Tensor:
+    """cos x elementwise."""
+    return _float_unary("cos", Cos, x)
+
+
+# ----- selection: maximum, minimum, clip, where -----------------------------------------------------------
+
+
+class Maximum(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        return _xp(a).maximum(a, b)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor]:
+        """y = max(a, b) routes gy to the larger input: ga = gy·[a > b], gb = gy·[b > a].
+
+        At a tie each side gets gy/2 (PyTorch's convention, the mean of the two one-sided derivatives).
+        """
+        return _route(gy, *self.inputs, larger=True)
+
+
+class Minimum(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        return _xp(a).minimum(a, b)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor]:
+        """y = min(a, b): ga = gy·[a < b], gb = gy·[b < a], and gy/2 to each side at a tie."""
+        return _route(gy, *self.inputs, larger=False)
+
+
+def _route(gy: Tensor, a: Tensor, b: Tensor, larger: bool) -> tuple[Tensor, Tensor]:
+    a, b = a.data, b.data
+    wins = a > b if larger else a < b
+    weight_a = wins + 0.5 * (a == b)  # 1 where a wins, 1/2 at ties, 0 where b wins
+    weight_a = Tensor(_xp(weight_a).asarray(weight_a, dtype=gy.dtype))
+    return gy * weight_a, gy * (1 - weight_a)
+
+
+class Clip(Function):
+    def __init__(self, low: Any, high: Any) -> None:
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        return _xp(x).clip(x, self.low, self.high)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = min(max(x, lo), hi): gx = gy where lo ≤ x ≤ hi (bounds included, as PyTorch), else 0."""
+        x = self.inputs[0].data
+        inside = _xp(x).ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return gy * Tensor(inside.astype(gy.dtype))
+
+
+class Where(Function):
+    broadcasts = True
+
+    def __init__(self, condition: Any) -> None:
+        self.condition = condition
+
+    def forward(self, a, b):
+        return _xp(a).where(self.condition, a, b)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, Tensor]:
+        """y = a where c else b: ga = gy where c else 0, gb = 0 where c else gy.
+
+        The condition c is a constant (booleans carry no gradient).
+        """
+        c = Tensor(self.condition.astype(gy.dtype))
+        return gy * c, gy * (1 - c)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum of a and b, broadcasting."""
+    a, b = binary("maximum", a, b)
+    return Maximum()(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum of a and b, broadcasting."""
+    a, b = binary("minimum", a, b)
+    return Minimum()(a, b)
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Values of ``x`` limited to [min, max] (either may be None). Also ``clamp``."""
+    x = as_tensor("clip", x)
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
+    low = None if min is None else x.dtype.type(min)
+    high = None if max is None else x.dtype.type(max)
+    return Clip(low, high)(x)
+
+
+clamp = clip
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a if condition else b``, broadcasting all three."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = backend.get_array_module(cond).asarray(cond)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}; hint: compare, e.g. x > 0")
+    a, b = binary("where", a, b)
+    broadcast_shape("where", cond.shape, a.shape, b.shape)
+    return Where(cond)(a, b)
+
+
+# ----- comparisons (outside the graph) -------------------------------------------------------------------
+
+
+def _compare(op: str, a: Any, b: Any) -> Tensor:
+    a, b = binary(op, a, b)
+    return Tensor(getattr(operator, op)(a.data, b.data))
+
+
+def lt(a: Any, b: Any) -> Tensor:
+    return _compare("lt", a, b)
+
+
+def le(a: Any, b: Any) -> Tensor:
+    return _compare("le", a, b)
+
+
+def gt(a: Any, b: Any) -> Tensor:
+    return _compare("gt", a, b)
+
+
+def ge(a: Any, b: Any) -> Tensor:
+    return _compare("ge", a, b)
+
+
+def eq(a: Any, b: Any) -> Tensor:
+    return _compare("eq", a, b)
+
+
+def ne(a: Any, b: Any) -> Tensor:
+    return _compare("ne", a, b)

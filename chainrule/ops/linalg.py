@@ -1,0 +1,70 @@
+"""Matrix multiplication, batched, with NumPy's 1-D rules. Derivation: docs/linalg.md.
+
+For matrices, Y = A·B with A (n, k), B (k, m), Y (n, m) and upstream G = ∂L/∂Y (n, m):
+    ∂L/∂A = G·Bᵀ  (n, k)        ∂L/∂B = Aᵀ·G  (k, m)
+Leading (batch) dims broadcast; their gradients are summed back by the Function base class. A 1-D A is a
+row (1, k) and a 1-D B a column (k, 1) whose added dim is removed from the result, as in NumPy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.dtypes import result_dtype
+from chainrule.errors import ShapeError
+from chainrule.ops.operands import as_tensor, broadcast_shape
+from chainrule.tensor import Tensor
+
+
+class MatMul(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).matmul(a, b)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """Y = A·B: gA = G·Bᵀ, gB = Aᵀ·G, after promoting 1-D operands to a row / column.
+
+        Shapes (batch dims ... broadcast): A (..., n, k), B (..., k, m), G (..., n, m);
+        gA (..., n, k), gB (..., k, m), then the promoted dim is squeezed away again.
+        """
+        a, b = self.inputs
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a  # (k,) → (1, k)
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b  # (k,) → (k, 1)
+        g = gy
+        if a.ndim == 1:
+            g = g.unsqueeze(-2)
+        if b.ndim == 1:
+            g = g.unsqueeze(-1)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = matmul(g, b2.mT)
+            ga = ga.squeeze(-2) if a.ndim == 1 else ga
+        if self.needs_input_grad[1]:
+            gb = matmul(a2.mT, g)
+            gb = gb.squeeze(-1) if b.ndim == 1 else gb
+        return ga, gb
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules: batched over leading dims, 1-D operands as vectors."""
+    a, b = as_tensor("matmul", a, "a"), as_tensor("matmul", b, "b")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(
+            f"matmul: both arguments need at least 1 dim, got shapes {a.shape} and {b.shape}; use * for scalars"
+        )
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ShapeError(
+            f"matmul: shapes {a.shape} and {b.shape} do not chain: a's last dim ({k_a}) must equal b's "
+            f"{'only' if b.ndim == 1 else 'second-to-last'} dim ({k_b})"
+        )
+    if a.ndim > 2 and b.ndim > 2:
+        broadcast_shape("matmul (batch dims)", a.shape[:-2], b.shape[:-2])
+    if a.dtype != b.dtype:
+        dtype = result_dtype("matmul", a.dtype, b.dtype)
+        a, b = a.to(dtype), b.to(dtype)
+    return MatMul()(a, b)

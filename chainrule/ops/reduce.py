@@ -1,0 +1,187 @@
+"""Reductions over any set of dims: sum, mean, var, max, min, logsumexp. Derivations: docs/reduce.md.
+
+Notation: y = R(x) over the dims D (all dims when ``dim`` is None); gy has y's shape. Every backward first
+puts gy back into x's rank (``keep``: size 1 at each reduced dim, a no-op with keepdim=True) and then
+broadcasts it over D: an element of x receives the gradient of the one output it contributed to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.broadcast import broadcast_to
+from chainrule.autograd.function import Function
+from chainrule.ops.elementwise import exp
+from chainrule.ops.operands import as_tensor, float_only, normalize_dim, normalize_dims
+from chainrule.tensor import Tensor
+
+Dims = int | Sequence[int] | None
+
+
+class _Reduction(Function):
+    """Shared bookkeeping: the dims reduced, keepdim, and the shape of gy with the reduced dims kept."""
+
+    def __init__(self, dims: tuple[int, ...], keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def keep(self, g: Tensor) -> Tensor:
+        """``g`` (y's shape) reshaped to x's rank with size 1 at each reduced dim."""
+        if self.keepdim:
+            return g
+        shape = tuple(1 if i in self.dims else n for i, n in enumerate(self.inputs[0].shape))
+        return g.reshape(shape)
+
+
+class Sum(_Reduction):
+    def forward(self, x):
+        return x.sum(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = Σ_D x: ∂y/∂xᵢ = 1 for each i summed into y, so gx = broadcast of gy over D (x.shape)."""
+        return broadcast_to(self.keep(gy), self.inputs[0].shape)
+
+
+class Mean(_Reduction):
+    def forward(self, x):
+        return x.mean(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = (1/n) Σ_D x with n = ∏_{d∈D} x.shape[d]: gx = broadcast of gy over D, divided by n."""
+        x = self.inputs[0]
+        return broadcast_to(self.keep(gy), x.shape) * (1.0 / _count(x.shape, self.dims))
+
+
+class Var(_Reduction):
+    def __init__(self, dims: tuple[int, ...], keepdim: bool, correction: int) -> None:
+        super().__init__(dims, keepdim)
+        self.correction = correction
+
+    def forward(self, x):
+        return x.var(axis=self.dims, keepdims=self.keepdim, ddof=self.correction)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = Σ_D (x − x̄)² / (n − c): ∂y/∂xᵢ = 2(xᵢ − x̄)/(n − c) (the x̄ terms sum to zero).
+
+        gx = broadcast(gy)·2(x − x̄)/(n − c); x̄ is the mean over D with keepdim, c the correction.
+        """
+        x = self.inputs[0]
+        centered = x - mean(x, self.dims, keepdim=True)
+        scale = 2.0 / (_count(x.shape, self.dims) - self.correction)
+        return self.keep(gy) * centered * scale
+
+
+class _Extremum(_Reduction):
+    """max or min over D; the gradient goes to the extreme element(s)."""
+
+    largest = True
+
+    def forward(self, x):
+        reduce = x.max if self.largest else x.min
+        return reduce(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = max_D x routes gy to the maximum: gx = broadcast(gy)·[x = y] / #{x = y}.
+
+        With k tied extremes each gets gy/k (PyTorch's amax/amin convention), so the gradient still sums
+        to gy. The mask is a constant: routing has no second derivative.
+        """
+        x = self.inputs[0].data
+        y = self.output().data
+        y_kept = y if self.keepdim else y.reshape(tuple(1 if i in self.dims else n for i, n in enumerate(x.shape)))
+        hits = x == y_kept
+        share = hits / hits.sum(axis=self.dims, keepdims=True)
+        return broadcast_to(self.keep(gy), x.shape) * Tensor(share.astype(gy.dtype, copy=False))
+
+
+class Max(_Extremum):
+    largest = True
+
+
+class Min(_Extremum):
+    largest = False
+
+
+class LogSumExp(_Reduction):
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        m = x.max(axis=self.dims, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, x.dtype.type(0))  # all −inf (or inf) slices: no shift
+        y = xp.log(xp.exp(x - m).sum(axis=self.dims, keepdims=True)) + m
+        return y if self.keepdim else y.squeeze(axis=self.dims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = log Σ_D e^x: ∂y/∂xᵢ = e^(xᵢ − y) = softmax(x)ᵢ over D, so gx = broadcast(gy)·e^(x − y)."""
+        return self.keep(gy) * exp(self.inputs[0] - self.keep(self.output()))
+
+
+def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n
+
+
+def _reduce(op: str, cls: type[_Reduction], x: Any, dim: Dims, keepdim: bool, **kwargs: Any) -> Tensor:
+    x = as_tensor(op, x)
+    dims = normalize_dims(op, dim, x.ndim)
+    for d in dims:
+        if x.shape[d] == 0 and cls is not Sum:
+            raise ValueError(f"{op}: cannot reduce over dim {d} of size 0 (shape {x.shape})")
+    return cls(dims, keepdim, **kwargs)(x)
+
+
+def sum(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Sum over ``dim`` (an int, several, or None for all)."""
+    return _reduce("sum", Sum, x, dim, keepdim)
+
+
+def mean(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim``."""
+    x = as_tensor("mean", x)
+    float_only("mean", x)
+    return _reduce("mean", Mean, x, dim, keepdim)
+
+
+def var(x: Any, dim: Dims = None, keepdim: bool = False, correction: int = 1) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (1: unbiased, PyTorch's default; 0: population)."""
+    x = as_tensor("var", x)
+    float_only("var", x)
+    return _reduce("var", Var, x, dim, keepdim, correction=correction)
+
+
+def max(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Largest value over ``dim`` (values only, like ``torch.amax``; ``argmax`` gives positions)."""
+    return _reduce("max", Max, x, dim, keepdim)
+
+
+def min(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Smallest value over ``dim`` (values only, like ``torch.amin``)."""
+    return _reduce("min", Min, x, dim, keepdim)
+
+
+amax, amin = max, min
+
+
+def logsumexp(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """log Σ exp(x) over ``dim``, computed without overflow."""
+    x = as_tensor("logsumexp", x)
+    float_only("logsumexp", x)
+    return _reduce("logsumexp", LogSumExp, x, dim, keepdim)
+
+
+def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the first maximum along ``dim`` (of the flattened tensor when None); not differentiable."""
+    x = as_tensor("argmax", x)
+    if dim is None:
+        return Tensor(x.data.argmax())
+    return Tensor(x.data.argmax(axis=normalize_dim("argmax", dim, x.ndim), keepdims=keepdim))
+
+
+def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the first minimum along ``dim``; not differentiable."""
+    x = as_tensor("argmin", x)
+    if dim is None:
+        return Tensor(x.data.argmin())
+    return Tensor(x.data.argmin(axis=normalize_dim("argmin", dim, x.ndim), keepdims=keepdim))

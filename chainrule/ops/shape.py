@@ -1,0 +1,319 @@
+"""Ops that move values without changing them: reshape, permute, expand, squeeze, concatenation, split,
+padding and indexing. Derivations: docs/shape.md.
+
+Each backward sends every gradient value back to the place its forward value came from: the inverse
+reshape, the inverse permutation, the slice it was cut from. Where the forward copied one value to several
+places (expand, repeated fancy indices) the backward adds the gradients from those places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd.broadcast import broadcast_to, sum_to
+from chainrule.autograd.function import Function
+from chainrule.errors import ShapeError
+from chainrule.ops.operands import as_tensor, normalize_dim
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "broadcast_to", "cat", "concatenate", "expand", "flatten", "getitem", "pad", "permute", "reshape",
+    "split", "squeeze", "stack", "sum_to", "transpose", "unsqueeze",
+]
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept both f(x, 2, 3) and f(x, (2, 3))."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    return tuple(int(n) for n in shape)
+
+
+class Reshape(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """Reshaping keeps element order, so gx = gy reshaped to x.shape."""
+        return reshape(gy, self.x_shape)
+
+
+def reshape(x: Any, *shape: int | Sequence[int]) -> Tensor:
+    """The same elements in a new shape; one size may be −1 (inferred)."""
+    x = as_tensor("reshape", x)
+    target = _shape_arg(shape)
+    known = int(np.prod([n for n in target if n != -1]))
+    if target.count(-1) > 1 or any(n < -1 for n in target):
+        raise ShapeError(f"reshape: invalid shape {target}; sizes must be ≥ 0 with at most one −1")
+    if (-1 in target and (known == 0 or x.data.size % known)) or (-1 not in target and known != x.data.size):
+        raise ShapeError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) to {target}; "
+            f"the number of elements must stay the same"
+        )
+    if -1 in target:
+        target = tuple(x.data.size // known if n == -1 else n for n in target)
+    if target == x.shape:
+        return x
+    return Reshape(target)(x)
+
+
+class Permute(Function):
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        self.dims = dims
+
+    def forward(self, x):
+        return x.transpose(self.dims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = x with axes permuted by p (y's axis i is x's axis p[i]): gx = gy permuted by p⁻¹."""
+        return permute(gy, tuple(np.argsort(self.dims)))
+
+
+def permute(x: Any, *dims: int | Sequence[int]) -> Tensor:
+    """Reorder the axes: output axis i is input axis dims[i]."""
+    x = as_tensor("permute", x)
+    dims = _shape_arg(dims)
+    axes = tuple(normalize_dim("permute", d, x.ndim) for d in dims)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"permute: dims {dims} must be a permutation of the {x.ndim} dims of shape {x.shape}")
+    if axes == tuple(range(x.ndim)):
+        return x
+    return Permute(axes)(x)
+
+
+def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
+    """Swap two axes."""
+    x = as_tensor("transpose", x)
+    axes = list(range(x.ndim))
+    a, b = normalize_dim("transpose", dim0, x.ndim), normalize_dim("transpose", dim1, x.ndim)
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(x, tuple(axes))
+
+
+def expand(x: Any, *sizes: int | Sequence[int]) -> Tensor:
+    """Broadcast to ``sizes``, where −1 keeps a dim's size (PyTorch's expand)."""
+    x = as_tensor("expand", x)
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ShapeError(f"expand: {len(sizes)} sizes given for a tensor of shape {x.shape}")
+    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+def squeeze(x: Any, dim: int | Sequence[int] | None = None) -> Tensor:
+    """Remove size-1 dims: all of them, or the given ones (a named dim of size ≠ 1 is left, as PyTorch)."""
+    x = as_tensor("squeeze", x)
+    if dim is None:
+        dims = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        named = (dim,) if isinstance(dim, (int, np.integer)) else dim
+        dims = {normalize_dim("squeeze", d, x.ndim) for d in named if x.ndim}
+        dims = {d for d in dims if x.shape[d] == 1}
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
+
+
+def unsqueeze(x: Any, dim: int) -> Tensor:
+    """Insert a size-1 dim at position ``dim`` (−1 appends)."""
+    x = as_tensor("unsqueeze", x)
+    d = normalize_dim("unsqueeze", dim, x.ndim + 1)
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim (inclusive) into one."""
+    x = as_tensor("flatten", x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = normalize_dim("flatten", start_dim, x.ndim), normalize_dim("flatten", end_dim, x.ndim)
+    if s > e:
+        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
+    return reshape(x, x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :])
+
+
+# ----- joining and splitting -----------------------------------------------------------------------------
+
+
+class Concatenate(Function):
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.dim] for x in xs]
+        return backend.get_array_module(*xs).concatenate(xs, axis=self.dim)
+
+    def backward(self, gy: Tensor) -> tuple[Tensor, ...]:
+        """y = [x₁ | x₂ | …] along dim: each xₖ gets its own block, gxₖ = gy[…, offsetₖ : offsetₖ + nₖ, …]."""
+        return split(gy, self.sizes, self.dim)
+
+
+class Split(Function):
+    def __init__(self, sizes: list[int], dim: int) -> None:
+        self.sizes, self.dim = sizes, dim
+
+    def forward(self, x):
+        cuts = np.cumsum(self.sizes)[:-1]
+        return tuple(backend.get_array_module(x).split(x, cuts, axis=self.dim))
+
+    def backward(self, *gys: Tensor) -> Tensor:
+        """yₖ = x's k-th block along dim: gx = [gy₁ | gy₂ | …] (zeros for blocks nobody used)."""
+        return cat(gys, self.dim)
+
+
+def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim; all other dims must match."""
+    xs = [as_tensor("cat", t, f"tensors[{i}]") for i, t in enumerate(tensors)]
+    if not xs:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    d = normalize_dim("cat", dim, xs[0].ndim)
+    for i, x in enumerate(xs):
+        if x.ndim != xs[0].ndim or x.shape[:d] + x.shape[d + 1 :] != xs[0].shape[:d] + xs[0].shape[d + 1 :]:
+            raise ShapeError(
+                f"cat: tensors[{i}] has shape {x.shape} but tensors[0] has {xs[0].shape}; all dims except "
+                f"dim {dim} must match"
+            )
+        if x.dtype != xs[0].dtype:
+            raise ShapeError(f"cat: tensors[{i}] has dtype {x.dtype} but tensors[0] has {xs[0].dtype}")
+    if len(xs) == 1:
+        return xs[0]
+    return Concatenate(d)(*xs)
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dim."""
+    xs = [as_tensor("stack", t, f"tensors[{i}]") for i, t in enumerate(tensors)]
+    if not xs:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for i, x in enumerate(xs):
+        if x.shape != xs[0].shape:
+            raise ShapeError(f"stack: tensors[{i}] has shape {x.shape} but tensors[0] has {xs[0].shape}")
+    d = normalize_dim("stack", dim, xs[0].ndim + 1)
+    return cat([unsqueeze(x, d) for x in xs], d)
+
+
+def split(x: Any, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut ``x`` along ``dim`` into pieces of one size (the last may be smaller) or of the given sizes."""
+    x = as_tensor("split", x)
+    d = normalize_dim("split", dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ShapeError(f"split: sections {sizes} must be ≥ 0 and sum to dim {dim}'s size {n} (shape {x.shape})")
+    if len(sizes) <= 1:
+        return (x,)
+    return Split(sizes, d)(x)
+
+
+# ----- padding -------------------------------------------------------------------------------------------
+
+
+class Pad(Function):
+    def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
+        self.widths, self.value = widths, value
+
+    def forward(self, x):
+        self.inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.widths, x.shape))
+        return backend.get_array_module(x).pad(x, self.widths, constant_values=self.value)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """Constant padding puts x inside a frame of constants: gx = gy[inner region] (the frame has no source)."""
+        return getitem(gy, self.inner)
+
+
+def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last len(pad)/2 dims, PyTorch's layout: (left, right) of the last dim, then of the one before, ..."""
+    x = as_tensor("pad", x)
+    pad = [int(p) for p in pad]
+    if mode != "constant":
+        raise ValueError(f"pad: mode '{mode}' is not supported here; use mode='constant'")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ShapeError(f"pad: expected an even number of pads, at most 2 per dim of shape {x.shape}; got {pad}")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: pads must be ≥ 0, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return Pad(tuple(widths), value)(x)
+
+
+# ----- indexing ------------------------------------------------------------------------------------------
+
+
+def _normalize_index(index: Any) -> Any:
+    """Tensors in an index become arrays, lists become integer or boolean arrays."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, Tensor):
+            p = p.data
+        elif isinstance(p, list):
+            p = np.asarray(p)
+        out.append(p)
+    return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+def _is_basic(index: Any) -> bool:
+    """Basic indexing (ints, slices, None, ...) selects each element at most once."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class GetItem(Function):
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x[self.index]
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = x[index]: each selected element's gradient returns to where it came from, summed where an
+        index repeats (scatter-add): gx = zeros(x.shape); gx[index] += gy."""
+        return ScatterAdd(self.index, self.x_shape)(gy)
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with ``g`` added at ``index``: the backward of indexing."""
+
+    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
+        self.index, self.shape = index, shape
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        out = xp.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            out[self.index] = g  # basic indexing never repeats an element
+        else:
+            xp.add.at(out, self.index, g)
+        return out
+
+    def backward(self, gout: Tensor) -> Tensor:
+        """out = scatter_add(g): ∂out[index]/∂g = 1, so gg = gout[index] (indexing again)."""
+        return GetItem(self.index)(gout)
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """``x[index]`` with NumPy's rules: ints, slices, None, ..., integer arrays and boolean masks."""
+    x = as_tensor("getitem", x)
+    index = _normalize_index(index)
+    try:
+        return GetItem(index)(x)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
