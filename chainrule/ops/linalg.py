@@ -33,11 +33,11 @@ class MatMul(Function):
         a, b = self.inputs
         a2 = a.unsqueeze(0) if a.ndim == 1 else a  # (k,) → (1, k)
         b2 = b.unsqueeze(-1) if b.ndim == 1 else b  # (k,) → (k, 1)
-        g = gy
-        if a.ndim == 1:
-            g = g.unsqueeze(-2)
+        g = gy  # restore the promoted dims: column first, so a 0-d G (vector·vector) becomes (1, 1)
         if b.ndim == 1:
             g = g.unsqueeze(-1)
+        if a.ndim == 1:
+            g = g.unsqueeze(-2)
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = matmul(g, b2.mT)
@@ -63,7 +63,14 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"{'only' if b.ndim == 1 else 'second-to-last'} dim ({k_b})"
         )
     if a.ndim > 2 and b.ndim > 2:
-        broadcast_shape("matmul (batch dims)", a.shape[:-2], b.shape[:-2])
+        try:
+            broadcast_shape("matmul", a.shape[:-2], b.shape[:-2])
+        except ShapeError:
+            raise ShapeError(
+                f"matmul: shapes {a.shape} and {b.shape} do not broadcast in their batch dims {a.shape[:-2]} and "
+                f"{b.shape[:-2]}; batch dims align from the right and each pair of sizes must be equal or one of "
+                f"them 1"
+            ) from None
     if a.dtype != b.dtype:
         dtype = result_dtype("matmul", a.dtype, b.dtype)
         a, b = a.to(dtype), b.to(dtype)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from chainrule import backend
 from chainrule.autograd.broadcast import broadcast_to
 from chainrule.autograd.function import Function
@@ -108,7 +110,8 @@ class LogSumExp(_Reduction):
         xp = backend.get_array_module(x)
         m = x.max(axis=self.dims, keepdims=True)
         m = xp.where(xp.isfinite(m), m, x.dtype.type(0))  # all −inf (or inf) slices: no shift
-        y = xp.log(xp.exp(x - m).sum(axis=self.dims, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # an all −inf slice sums to 0, and log 0 = −inf is its answer
+            y = xp.log(xp.exp(x - m).sum(axis=self.dims, keepdims=True)) + m
         return y if self.keepdim else y.squeeze(axis=self.dims)
 
     def backward(self, gy: Tensor) -> Tensor:
@@ -174,14 +177,14 @@ def logsumexp(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the first maximum along ``dim`` (of the flattened tensor when None); not differentiable."""
     x = as_tensor("argmax", x)
-    if dim is None:
-        return Tensor(x.data.argmax())
+    if dim is None:  # position in the flattened tensor; keepdim gives every dim size 1, as PyTorch
+        return Tensor(x.data.argmax(keepdims=keepdim))
     return Tensor(x.data.argmax(axis=normalize_dim("argmax", dim, x.ndim), keepdims=keepdim))
 
 
 def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the first minimum along ``dim``; not differentiable."""
     x = as_tensor("argmin", x)
-    if dim is None:
-        return Tensor(x.data.argmin())
+    if dim is None:  # position in the flattened tensor; keepdim gives every dim size 1, as PyTorch
+        return Tensor(x.data.argmin(keepdims=keepdim))
     return Tensor(x.data.argmin(axis=normalize_dim("argmin", dim, x.ndim), keepdims=keepdim))
