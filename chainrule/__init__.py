@@ -26,3 +26,4 @@ __all__ = [
     "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "rand_like", "randint", "randn", "randn_like",
     "set_grad_enabled", "tensor", "zeros", "zeros_like", *_ops_all,
 ]
+from chainrule import data, nn, optim  # noqa: E402, F401 - last: they build on everything above

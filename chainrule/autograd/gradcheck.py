@@ -7,7 +7,7 @@ Two ways to compare (``mode``):
   and (output elements) backward passes, so only for small tensors.
 - ``"fast"``: one random direction per input (Chainer's check): with random u (input-shaped) and v
   (output-shaped), compare vᵀJu from backward (v-weighted gradient · u) with (v·f(x + εu) − v·f(x − εu)) / 2ε.
-  Cost: 2 forward passes and 1 backward pass per input, whatever the size. A wrong backward rule almost
+  Cost: 1 backward pass, and 2 forward passes per input, whatever the size. A wrong backward rule almost
   surely changes vᵀJu. On failure, the element is located from the numeric vᵀJ when the input is small enough.
 
 ``"auto"`` takes "full" when inputs and outputs have at most ``full_limit`` elements in all, else "fast".

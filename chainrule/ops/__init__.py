@@ -1,6 +1,16 @@
 """Differentiable operations, one family per file. Each Function's ``backward`` docstring is its derivation."""
 
-from chainrule.ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.ops.activation import (
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -48,9 +58,9 @@ from chainrule.ops.shape import (
 )
 
 __all__ = [
-    "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cast", "cat", "clamp", "clip",
-    "concatenate", "cos", "div", "eq", "exp", "expand", "flatten", "ge", "getitem", "gt", "le", "leaky_relu",
-    "log", "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
-    "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "split", "sqrt", "squeeze",
-    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unsqueeze", "var", "where",
+    "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cast", "cat", "clamp", "clip", "concatenate",
+    "cos", "div", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "gt", "le", "leaky_relu", "log",
+    "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
+    "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze",
+    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unsqueeze", "var", "where"
 ]

@@ -1,4 +1,5 @@
-"""Activations: tanh, sigmoid, relu, leaky_relu, softmax, log_softmax. Derivations: docs/activation.md.
+"""Activations: tanh, sigmoid, relu, leaky_relu, softmax, log_softmax, elu, gelu, softplus.
+Derivations: docs/activation.md.
 
 Notation: y = f(x); gy = ∂L/∂y and gx = ∂L/∂x have x's shape. softmax and log_softmax act along ``dim``;
 Σ_d below sums over that dim only, keeping it (so it broadcasts back).
@@ -6,14 +7,19 @@ Notation: y = f(x); gy = ∂L/∂y and gx = ∂L/∂x have x's shape. softmax an
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.ops.elementwise import exp
+from chainrule.ops.elementwise import exp, where
 from chainrule.ops.operands import as_tensor, float_only, normalize_dim
 from chainrule.ops.reduce import sum as sum_
 from chainrule.tensor import Tensor
+
+__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "softplus", "tanh"]
 
 
 def _xp(x: Any):
@@ -142,3 +148,162 @@ def log_softmax(x: Any, dim: int = -1) -> Tensor:
     x = as_tensor("log_softmax", x)
     float_only("log_softmax", x)
     return LogSoftmax(normalize_dim("log_softmax", dim, x.ndim))(x)
+
+
+# ----- elu, gelu, softplus ---------------------------------------------------------------------------------
+
+
+def _erf(x: Any) -> Any:
+    """The error function erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt elementwise, in x's dtype.
+
+    SciPy's (or CuPy's) erf when installed; otherwise a NumPy evaluation accurate to about 2e-15: for |x| < 2.5
+    the series erf(a) = (2/√π) e^(−a²) Σₙ a(2a²)ⁿ / (1·3·…·(2n+1)), whose terms are all positive (no
+    cancellation); beyond, erfc(a) = e^(−a²)/√π · 1/(a + ½/(a + 1/(a + (3/2)/(a + …)))) as a continued fraction.
+    """
+    xp = _xp(x)
+    if xp is not np:
+        from cupyx.scipy.special import erf as cupy_erf
+
+        return cupy_erf(x)
+    if _scipy_erf is not None:
+        return _scipy_erf(x)
+    return _erf_numpy(x).astype(x.dtype, copy=False)
+
+
+def _erf_numpy(x: Any) -> Any:
+    x64 = np.asarray(x, dtype=np.float64)
+    a = np.abs(x64)
+    small = a < 2.5
+    s = np.where(small, a, 0.0)
+    two_s2 = 2 * s * s
+    term, total = s.copy(), s.copy()
+    for n in range(1, 60):
+        term = term * two_s2 / (2 * n + 1)
+        total += term
+    series = (2 / math.sqrt(math.pi)) * np.exp(-s * s) * total
+    b = np.where(small, 2.5, a)
+    with np.errstate(invalid="ignore", over="ignore"):
+        f = b.copy()
+        for k in range(60, 0, -1):
+            f = b + (k / 2) / f
+        erfc = np.exp(-b * b) / math.sqrt(math.pi) / f
+    return np.sign(x64) * np.where(small, series, 1 - erfc)
+
+
+try:  # SciPy is optional: it is faster than the NumPy fallback, which is used without it
+    from scipy.special import erf as _scipy_erf
+except ImportError:  # pragma: no cover - depends on the environment
+    _scipy_erf = None
+
+
+class ELU(Function):
+    def __init__(self, alpha: float) -> None:
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = _xp(x)
+        self.positive = x > 0
+        negative = x.dtype.type(self.alpha) * xp.expm1(xp.minimum(x, x.dtype.type(0)))  # no overflow for x ≫ 0
+        return xp.where(self.positive, x, negative)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = x for x > 0, α(eˣ − 1) otherwise: ∂y/∂x = 1 for x > 0, αeˣ = y + α otherwise.
+
+        gx = gy where x > 0, gy·(y + α) elsewhere (α at x = 0, as PyTorch). y is this op's output, so the
+        second derivative d(y + α)/dx = αeˣ comes from differentiating y again. Shapes: all x.shape.
+        """
+        return gy * where(self.positive, 1.0, self.output() + self.alpha)
+
+
+class NormalCDF(Function):
+    """Φ(x) = ½(1 + erf(x/√2)), the standard normal distribution function (a building block of gelu)."""
+
+    def forward(self, x):
+        half = x.dtype.type(0.5)
+        return half * (1 + _erf(x * x.dtype.type(math.sqrt(0.5))))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = Φ(x): ∂y/∂x = φ(x) = e^(−x²/2)/√(2π), the normal density, so gx = gy·φ(x). Shapes: x.shape."""
+        return gy * _normal_pdf(self.inputs[0])
+
+
+def _normal_pdf(x: Tensor) -> Tensor:
+    """φ(x) = e^(−x²/2)/√(2π) in differentiable ops."""
+    return exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+
+
+_GELU_K = math.sqrt(2 / math.pi)  # tanh approximation: y = ½x(1 + tanh(k(x + c·x³)))
+_GELU_C = 0.044715
+
+
+class GELU(Function):
+    def __init__(self, approximate: str) -> None:
+        self.approximate = approximate
+
+    def forward(self, x):
+        c = x.dtype.type
+        if self.approximate == "tanh":
+            inner = c(_GELU_K) * (x + c(_GELU_C) * x * x * x)
+            return c(0.5) * x * (1 + _xp(x).tanh(inner))
+        return x * (c(0.5) * (1 + _erf(x * c(math.sqrt(0.5)))))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """Exact: y = x·Φ(x), so ∂y/∂x = Φ(x) + x·φ(x) and gx = gy·(Φ(x) + x·φ(x)).
+
+        tanh: y = ½x(1 + t), t = tanh(u), u = k(x + c·x³) with k = √(2/π), c = 0.044715:
+        ∂y/∂x = ½(1 + t) + ½x(1 − t²)·k(1 + 3c·x²), and gx = gy times that.
+        Both are written in differentiable ops (Φ is ``NormalCDF``), so the second derivative exists.
+        Shapes: gy, gx and x all x.shape.
+        """
+        x = self.inputs[0]
+        if self.approximate == "tanh":
+            t = tanh(_GELU_K * (x + _GELU_C * x * x * x))
+            return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_K * (1 + 3 * _GELU_C * x * x))
+        return gy * (NormalCDF()(x) + x * _normal_pdf(x))
+
+
+class Softplus(Function):
+    def __init__(self, beta: float, threshold: float) -> None:
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = _xp(x)
+        c = x.dtype.type
+        bx = x * c(self.beta)
+        self.linear = bx > self.threshold
+        # log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)): the exponential never overflows
+        smooth = (xp.maximum(bx, c(0)) + xp.log1p(xp.exp(-xp.abs(bx)))) / c(self.beta)
+        return xp.where(self.linear, x, smooth)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = (1/β)·log(1 + e^(βx)): ∂y/∂x = e^(βx)/(1 + e^(βx)) = σ(βx); y = x where βx > threshold.
+
+        gx = gy·σ(βx), or gy where the linear branch was taken. Shapes: all x.shape.
+        """
+        return where(self.linear, gy, gy * sigmoid(self.inputs[0] * self.beta))
+
+
+def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002 - PyTorch's name
+    """x for x > 0, alpha·(eˣ − 1) otherwise."""
+    x = as_tensor("elu", input)
+    float_only("elu", x)
+    return ELU(alpha)(x)
+
+
+def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTorch's name
+    """x·Φ(x) with Φ the standard normal CDF (``approximate='none'``), or its tanh approximation
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (``approximate='tanh'``)."""
+    x = as_tensor("gelu", input)
+    float_only("gelu", x)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: argument 'approximate' must be 'none' or 'tanh', got {approximate!r}")
+    return GELU(approximate)(x)
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002 - PyTorch's name
+    """(1/beta)·log(1 + e^(beta·x)), and x itself where beta·x > threshold (as PyTorch), without overflow."""
+    x = as_tensor("softplus", input)
+    float_only("softplus", x)
+    if beta <= 0:
+        raise ValueError(f"softplus: argument 'beta' must be positive, got {beta}")
+    return Softplus(beta, threshold)(x)

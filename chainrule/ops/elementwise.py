@@ -101,15 +101,17 @@ class Pow(Function):
     def backward(self, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """y = a^b: ∂y/∂a = b·a^(b−1), ∂y/∂b = a^b·ln a = y·ln a.
 
-        ga = gy·b·a^(b−1); gb = gy·y·ln a, taken as 0 where a = 0 (PyTorch's convention: the limit of
-        a^b·ln a as a → 0⁺ for b > 0).
+        ga = gy·b·a^(b−1), taken as 0 where b = 0 (y = 1 is constant there);
+        gb = gy·y·ln a, taken as 0 where a = 0 and b ≥ 0 (PyTorch's convention: the limit of a^b·ln a as
+        a → 0⁺ for b > 0).
         """
         a, b = self.inputs
-        ga = gy * b * a ** (b - 1) if self.needs_input_grad[0] else None
-        gb = None
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = where(b.data == 0, 0, gy * b * a ** (b - 1))
         if self.needs_input_grad[1]:
-            a_safe = where(a.data == 0, 1, a)  # ln 1 = 0 where a = 0
-            gb = gy * self.output() * log(a_safe)
+            limit = (a.data == 0) & (b.data >= 0)
+            gb = where(limit, 0, gy * self.output() * log(where(limit, 1, a)))  # ln 1 = 0 where the limit applies
         return ga, gb
 
 

@@ -17,6 +17,8 @@ from chainrule.errors import ShapeError
 from chainrule.ops.operands import as_tensor, broadcast_shape
 from chainrule.tensor import Tensor
 
+__all__ = ["linear", "matmul"]
+
 
 class MatMul(Function):
     broadcasts = True
@@ -75,3 +77,50 @@ def matmul(a: Any, b: Any) -> Tensor:
         dtype = result_dtype("matmul", a.dtype, b.dtype)
         a, b = a.to(dtype), b.to(dtype)
     return MatMul()(a, b)
+
+
+class Linear(Function):
+    """The affine layer q = x·Wᵀ + b over the last dim of x (PyTorch's layout: W is (out, in))."""
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gq: Tensor) -> tuple[Tensor | None, ...]:
+        """q = x·Wᵀ + b with x (..., in), W (out, in), b (out,), G = ∂L/∂q (..., out):
+
+        ∂L/∂x = G·W           (..., in)
+        ∂L/∂W = Gᵀ·x          (out, in), over the batch rows flattened to (N, ·)
+        ∂L/∂b = Σ_rows G      (out,)
+        Each is one matrix product (or sum): the Jacobian ∂q/∂x is never formed.
+        """
+        x, w = self.inputs[0], self.inputs[1]
+        gx = matmul(gq, w) if self.needs_input_grad[0] else None
+        gw = gb = None
+        if self.needs_input_grad[1]:
+            gw = matmul(gq.reshape(-1, gq.shape[-1]).mT, x.reshape(-1, x.shape[-1]))
+        if len(self.inputs) == 3 and self.needs_input_grad[2]:
+            gb = gq.reshape(-1, gq.shape[-1]).sum(0)
+        return (gx, gw, gb) if len(self.inputs) == 3 else (gx, gw)
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """x·Wᵀ + b over the last dim of ``input``: input (..., in), weight (out, in), bias (out,) or None."""
+    x, w = as_tensor("linear", input, "input"), as_tensor("linear", weight, "weight")
+    if w.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {w.shape}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ShapeError(
+            f"linear: input's last dim must equal weight's in_features: input {x.shape}, weight {w.shape} "
+            f"(expected input (..., {w.shape[1]}))"
+        )
+    if bias is None:
+        return Linear()(x, w)
+    b = as_tensor("linear", bias, "bias")
+    if b.shape != (w.shape[0],):
+        raise ShapeError(f"linear: bias must have shape ({w.shape[0]},) to match weight {w.shape}, got {b.shape}")
+    if len({x.dtype, w.dtype, b.dtype}) > 1:
+        result_dtype("linear", x.dtype, w.dtype, b.dtype)
+    return Linear()(x, w, b)

@@ -70,7 +70,8 @@ class Var(_Reduction):
         """
         x = self.inputs[0]
         centered = x - mean(x, self.dims, keepdim=True)
-        scale = 2.0 / (_count(x.shape, self.dims) - self.correction)
+        dof = _count(x.shape, self.dims) - self.correction
+        scale = 2.0 / dof if dof > 0 else float("nan")  # no degrees of freedom: undefined, as the forward
         return self.keep(gy) * centered * scale
 
 
@@ -115,8 +116,12 @@ class LogSumExp(_Reduction):
         return y if self.keepdim else y.squeeze(axis=self.dims)
 
     def backward(self, gy: Tensor) -> Tensor:
-        """y = log Σ_D e^x: ∂y/∂xᵢ = e^(xᵢ − y) = softmax(x)ᵢ over D, so gx = broadcast(gy)·e^(x − y)."""
-        return self.keep(gy) * exp(self.inputs[0] - self.keep(self.output()))
+        """y = log Σ_D e^x: ∂y/∂xᵢ = e^(xᵢ − y) = softmax(x)ᵢ over D, so gx = broadcast(gy)·e^(x − y).
+
+        An all −inf slice has y = −inf and no defined softmax: its gradient is NaN (−inf − (−inf)), as PyTorch.
+        """
+        with np.errstate(invalid="ignore"):  # that NaN is the answer, not an accident to warn about
+            return self.keep(gy) * exp(self.inputs[0] - self.keep(self.output()))
 
 
 def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:

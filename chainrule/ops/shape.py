@@ -15,7 +15,7 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.broadcast import broadcast_to, sum_to
-from chainrule.autograd.function import Function
+from chainrule.autograd.function import Function, is_broadcast_of
 from chainrule.errors import ShapeError
 from chainrule.ops.operands import as_tensor, normalize_dim
 from chainrule.tensor import Tensor
@@ -106,6 +106,11 @@ def expand(x: Any, *sizes: int | Sequence[int]) -> Tensor:
     if lead < 0:
         raise ShapeError(f"expand: {len(sizes)} sizes given for a tensor of shape {x.shape}")
     shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+    if any(n < 0 for n in shape) or not is_broadcast_of(shape, x.shape):
+        raise ShapeError(
+            f"expand: cannot expand shape {x.shape} to {sizes}; new dims go in front with sizes ≥ 0, and an "
+            f"existing dim keeps its size (or −1) unless it is 1"
+        )
     return broadcast_to(x, shape)
 
 
@@ -116,8 +121,8 @@ def squeeze(x: Any, dim: int | Sequence[int] | None = None) -> Tensor:
         dims = {i for i, n in enumerate(x.shape) if n == 1}
     else:
         named = (dim,) if isinstance(dim, (int, np.integer)) else dim
-        dims = {normalize_dim("squeeze", d, x.ndim) for d in named if x.ndim}
-        dims = {d for d in dims if x.shape[d] == 1}
+        dims = {normalize_dim("squeeze", d, x.ndim) for d in named}  # a 0-d tensor accepts dim 0 and −1
+        dims = {d for d in dims if d < x.ndim and x.shape[d] == 1}
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 
@@ -173,6 +178,8 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     xs = [as_tensor("cat", t, f"tensors[{i}]") for i, t in enumerate(tensors)]
     if not xs:
         raise ValueError("cat: expected a non-empty sequence of tensors")
+    if xs[0].ndim == 0:
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack to join them along a new dim")
     d = normalize_dim("cat", dim, xs[0].ndim)
     for i, x in enumerate(xs):
         if x.ndim != xs[0].ndim or x.shape[:d] + x.shape[d + 1 :] != xs[0].shape[:d] + xs[0].shape[d + 1 :]:
@@ -238,11 +245,14 @@ class Pad(Function):
 
 
 def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad the last len(pad)/2 dims, PyTorch's layout: (left, right) of the last dim, then of the one before, ..."""
+    """Pad the last len(pad)/2 dims, PyTorch's layout: (left, right) of the last dim, then of the one before, ...
+
+    ``mode``: 'constant' (with ``value``), or, as PyTorch's, 'reflect' (mirror without repeating the edge),
+    'replicate' (repeat the edge) and 'circular' (wrap around). The non-constant modes are indexing along each
+    padded dim, so their backward is indexing's: the gradients of the copies add up at their source.
+    """
     x = as_tensor("pad", x)
     pad = [int(p) for p in pad]
-    if mode != "constant":
-        raise ValueError(f"pad: mode '{mode}' is not supported here; use mode='constant'")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ShapeError(f"pad: expected an even number of pads, at most 2 per dim of shape {x.shape}; got {pad}")
     if any(p < 0 for p in pad):
@@ -250,7 +260,28 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) 
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return Pad(tuple(widths), value)(x)
+    if mode == "constant":
+        return Pad(tuple(widths), value)(x)
+    if mode not in _PAD_INDEX:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    for axis, (lo, hi) in enumerate(widths):
+        if lo or hi:
+            n = x.shape[axis]
+            limit = n - 1 if mode == "reflect" else n
+            if max(lo, hi) > limit or (mode == "replicate" and n == 0):
+                raise ShapeError(
+                    f"pad: {mode} padding of ({lo}, {hi}) on dim {axis} needs pads ≤ {limit} for its size {n}"
+                )
+            source = _PAD_INDEX[mode](np.arange(-lo, n + hi), n)
+            x = getitem(x, (slice(None),) * axis + (source,))
+    return x
+
+
+_PAD_INDEX = {  # padded position i ↦ the source position it copies, for a dim of size n
+    "reflect": lambda i, n: np.abs((i + (n - 1)) % (2 * (n - 1)) - (n - 1)) if n > 1 else np.zeros_like(i),
+    "replicate": lambda i, n: np.clip(i, 0, n - 1),
+    "circular": lambda i, n: i % n,
+}
 
 
 # ----- indexing ------------------------------------------------------------------------------------------

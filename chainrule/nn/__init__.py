@@ -1,0 +1,40 @@
+"""``chainrule.nn``: modules (layers, containers, losses) with PyTorch's names, arguments and state_dict keys.
+
+``chainrule.nn.functional`` (import as ``F``) holds the ops the modules call; ``chainrule.nn.init`` the
+initialisers. A model written with ``torch.nn`` names loads a PyTorch state dict converted to NumPy
+(``{k: v.numpy() for k, v in torch_model.state_dict().items()}``) with ``load_state_dict``.
+"""
+
+from chainrule.nn import bptt, functional, init, rnn, utils
+from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from chainrule.nn.container import ModuleDict, ModuleList, Sequential
+from chainrule.nn.conv import Conv2d, ConvTranspose2d
+from chainrule.nn.dropout import Dropout
+from chainrule.nn.flatten import Flatten, Unflatten
+from chainrule.nn.linear import Identity, Linear
+from chainrule.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    GaussianNLLLoss,
+    L1Loss,
+    MixtureDensityNLLLoss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from chainrule.nn.module import IncompatibleKeys, Module, StateDictError
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.parameter import Parameter
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, LPPool2d, MaxPool2d
+from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.sparse import Embedding
+
+__all__ = [
+    "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+    "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GaussianNLLLoss",
+    "Identity", "IncompatibleKeys", "L1Loss", "LPPool2d", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax",
+    "MSELoss", "MaxPool2d", "MixtureDensityNLLLoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "StateDictError", "Tanh", "Unflatten",
+    "functional", "init", "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "bptt", "rnn", "utils",
+]

@@ -1,0 +1,34 @@
+"""``Dropout``: zero each element with probability p while training, scaling the rest by 1/(1 − p)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
+from chainrule.nn._utils import no_inplace
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Module):
+    """Inverted dropout while ``training``; the identity in eval mode.
+
+    ``generator`` (a ``numpy.random.Generator``) draws the masks; without one the default generator is used.
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False, generator: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        no_inplace("Dropout", inplace)
+        self.p = p
+        self.inplace = inplace
+        self.generator = generator
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.dropout(input, p=self.p, training=self.training, generator=self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"

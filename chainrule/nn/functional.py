@@ -1,0 +1,14 @@
+"""``chainrule.nn.functional`` (import as ``F``): the neural-network ops under PyTorch's names and signatures.
+
+Each op lives in its family's file in ``chainrule.ops`` with its derivation; this module only gathers them.
+"""
+
+from chainrule.ops.activation import *  # noqa: F403
+from chainrule.ops.conv import *  # noqa: F403
+from chainrule.ops.dropout import *  # noqa: F403
+from chainrule.ops.linalg import *  # noqa: F403
+from chainrule.ops.loss import *  # noqa: F403
+from chainrule.ops.normalization import *  # noqa: F403
+from chainrule.ops.pool import *  # noqa: F403
+from chainrule.ops.shape import pad  # noqa: F401
+from chainrule.ops.sparse import *  # noqa: F403

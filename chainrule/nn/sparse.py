@@ -1,0 +1,76 @@
+"""``Embedding``: a lookup table of learned vectors, one row per index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import dtypes
+from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
+from chainrule.nn import init
+from chainrule.nn._utils import empty_parameter
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor, as_array
+
+__all__ = ["Embedding"]
+
+
+class Embedding(Module):
+    """Integer indices of any shape (...) → their rows of ``weight`` (num_embeddings, embedding_dim): (..., dim).
+
+    ``weight`` starts as N(0, 1) samples (PyTorch's init). ``padding_idx`` (negative counts from the end)
+    names a row that starts at zero and receives no gradient: a "blank" token.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        *,
+        dtype: Any = dtypes.float32,
+        generator: np.random.Generator | None = None,
+        _weight: Any = None,
+    ) -> None:
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), got "
+                                 f"{padding_idx}")
+            padding_idx = padding_idx % num_embeddings
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = empty_parameter((num_embeddings, embedding_dim), dtype)
+            self.reset_parameters(generator)
+        else:  # from_pretrained: the given table, not re-initialised
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim}), got "
+                                 f"{tuple(_weight.shape)}")
+            self.weight = _weight
+
+    def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
+        init.normal_(self.weight, generator=generator)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
+        """An Embedding whose weight is a copy of the 2-D ``embeddings``; ``freeze`` stops it from learning."""
+        array = as_array(embeddings)
+        if array.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {array.shape}")
+        weight = Parameter(array.copy(), requires_grad=not freeze)
+        return cls(array.shape[0], array.shape[1], padding_idx, dtype=array.dtype, _weight=weight)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.embedding(input, self.weight, padding_idx=self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s

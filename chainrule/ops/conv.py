@@ -1,0 +1,336 @@
+"""2-D convolution and transposed convolution on NCHW tensors, by im2col and one GEMM. Derivations: docs/conv.md.
+
+Notation: X (N, C, H, W) input, W (F, C/G, KH, KW) kernel in PyTorch's layout, b (F,) bias (or (F, OH, OW)
+untied: one bias per output unit), O (N, F, OH, OW) output, G groups, s stride, d dilation, p padding, and
+gO = ∂L/∂O. The forward is a correlation, O[n,f,i,j] = Σ_{c,u,v} X[n,c, s·i + d·u − p, s·j + d·v − p]·W[f,c,u,v] + b[f].
+
+The three rules learners derive are the three faces of one bilinear form B(X, W, gO) = ⟨conv(X, W), gO⟩:
+    ∂L/∂X = ∂B/∂X = the full convolution of the stride-dilated gO with the 180°-rotated kernel  (conv_transpose)
+    ∂L/∂W = ∂B/∂W = the correlation of X with gO                                                    (weight_grad)
+    ∂L/∂b = Σ_{n,i,j} gO
+Each of conv, conv_transpose and weight_grad is a Function whose backward is written with the other two, so
+gradients of any order follow.
+
+Layout. im2col writes col (C·KH·KW, N·OH·OW) with a loop over the KH·KW kernel offsets only, each a strided
+slice copy; then O = W(F, C·KH·KW) @ col is one GEMM per group. col2im is the same loop with `+=`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.dtypes import result_dtype
+from chainrule.errors import ShapeError
+from chainrule.ops.operands import as_tensor
+from chainrule.ops.shape import pad as pad_op
+from chainrule.tensor import Tensor
+
+__all__ = ["conv2d", "conv_transpose2d"]
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything about one convolution X (N, C, H, W) → O (N, F, OH, OW) except the numbers."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    f: int
+    kh: int
+    kw: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: tuple[int, int, int, int]  # top, bottom, left, right
+    groups: int
+
+    @property
+    def oh(self) -> int:
+        top, bottom, _, _ = self.padding
+        return (self.h + top + bottom - self.dilation[0] * (self.kh - 1) - 1) // self.stride[0] + 1
+
+    @property
+    def ow(self) -> int:
+        _, _, left, right = self.padding
+        return (self.w + left + right - self.dilation[1] * (self.kw - 1) - 1) // self.stride[1] + 1
+
+    @property
+    def patch(self) -> int:
+        """C/G·KH·KW: the length of one receptive field of one group."""
+        return self.c // self.groups * self.kh * self.kw
+
+    def offsets(self):
+        """(u, v, rows, cols): for each kernel offset, the strided slices of the padded input it sees."""
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        for u in range(self.kh):
+            rows = slice(u * dh, u * dh + sh * (self.oh - 1) + 1, sh)
+            for v in range(self.kw):
+                yield u, v, rows, slice(v * dw, v * dw + sw * (self.ow - 1) + 1, sw)
+
+
+def im2col(x: Any, g: ConvGeometry) -> Any:
+    """X (N, C, H, W) → col (G, C/G·KH·KW, N·OH·OW): column m holds the receptive field of output position m."""
+    xp = backend.get_array_module(x)
+    top, bottom, left, right = g.padding
+    xc = x.transpose(1, 0, 2, 3)  # (C, N, H, W): channels first, so each group's rows are contiguous in col
+    if top or bottom or left or right:
+        padded = xp.zeros((g.c, g.n, g.h + top + bottom, g.w + left + right), dtype=x.dtype)
+        padded[:, :, top : top + g.h, left : left + g.w] = xc
+        xc = padded
+    col = xp.empty((g.c, g.kh, g.kw, g.n, g.oh, g.ow), dtype=x.dtype)
+    for u, v, rows, cols in g.offsets():
+        col[:, u, v] = xc[:, :, rows, cols]
+    return col.reshape(g.groups, g.patch, g.n * g.oh * g.ow)
+
+
+def col2im(col: Any, g: ConvGeometry) -> Any:
+    """The adjoint of im2col: col (G, C/G·KH·KW, N·OH·OW) → X (N, C, H, W), summing overlapping fields."""
+    xp = backend.get_array_module(col)
+    top, bottom, left, right = g.padding
+    col = col.reshape(g.c, g.kh, g.kw, g.n, g.oh, g.ow)
+    padded = xp.zeros((g.c, g.n, g.h + top + bottom, g.w + left + right), dtype=col.dtype)
+    for u, v, rows, cols in g.offsets():
+        padded[:, :, rows, cols] += col[:, u, v]
+    return padded[:, :, top : top + g.h, left : left + g.w].transpose(1, 0, 2, 3)
+
+
+def _as_matrix(o: Any, g: ConvGeometry) -> Any:
+    """O (N, F, OH, OW) → (G, F/G, N·OH·OW), the GEMM's layout (free when O came from this module)."""
+    return o.transpose(1, 0, 2, 3).reshape(g.groups, g.f // g.groups, g.n * g.oh * g.ow)
+
+
+class Conv2d(Function):
+    def __init__(self, geometry: ConvGeometry) -> None:
+        self.g = geometry
+
+    def forward(self, x, w, b=None):
+        g = self.g
+        col = im2col(x, g)
+        o = w.reshape(g.groups, g.f // g.groups, g.patch) @ col  # (G, F/G, N·OH·OW): one GEMM per group
+        o = o.reshape(g.f, g.n, g.oh, g.ow)
+        if b is not None:
+            o += b[:, None, None, None] if b.ndim == 1 else b[:, None]
+        self.col = col  # reused by the weight gradient, so im2col runs once per step; freed with the node
+        return o.transpose(1, 0, 2, 3)
+
+    def backward(self, go: Tensor) -> tuple[Tensor | None, ...]:
+        """O = conv(X, W) + b, gO (N, F, OH, OW):
+
+        gX = conv_transpose(gO, W)   (N, C, H, W)   the full convolution of the stride-dilated gO with rot180(W)
+        gW = weight_grad(X, gO)      (F, C/G, KH, KW)   gW[f,c,u,v] = Σ_{n,i,j} X[n,c,s·i+d·u−p,s·j+d·v−p]·gO[n,f,i,j]
+        gb = Σ_{n,i,j} gO            (F,), or Σ_n gO (F, OH, OW) for an untied bias
+        """
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        gx = ConvTranspose2d(self.g)(go, w) if need[0] else None
+        gw = WeightGrad(self.g, getattr(self, "col", None))(x, go) if need[1] else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        b = self.inputs[2]
+        gb = (go.sum((0, 2, 3)) if b.ndim == 1 else go.sum(0)) if need[2] else None
+        return gx, gw, gb
+
+
+class ConvTranspose2d(Function):
+    """gO (N, F, OH, OW), W → X-shaped (N, C, H, W): the adjoint of X ↦ conv(X, W)."""
+
+    def __init__(self, geometry: ConvGeometry) -> None:
+        self.g = geometry
+
+    def forward(self, go, w):
+        g = self.g
+        w_t = w.reshape(g.groups, g.f // g.groups, g.patch).transpose(0, 2, 1)  # (G, C/G·KH·KW, F/G)
+        return col2im(w_t @ _as_matrix(go, g), g)
+
+    def backward(self, gx: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """Z = conv_transpose(gO, W) is linear in each argument with ⟨gZ, Z⟩ = ⟨conv(gZ, W), gO⟩, so
+
+        g(gO) = conv(gZ, W)            (N, F, OH, OW)
+        gW    = weight_grad(gZ, gO)    (F, C/G, KH, KW)
+        """
+        go, w = self.inputs
+        need = self.needs_input_grad
+        g_go = Conv2d(self.g)(gx, w) if need[0] else None
+        gw = WeightGrad(self.g)(gx, go) if need[1] else None
+        return g_go, gw
+
+
+class WeightGrad(Function):
+    """X, gO → W-shaped: the correlation of X with gO (the weight gradient of conv)."""
+
+    def __init__(self, geometry: ConvGeometry, col: Any = None) -> None:
+        self.g, self.col = geometry, col
+
+    def forward(self, x, go):
+        g = self.g
+        col = self.col if self.col is not None else im2col(x, g)
+        self.col = None  # not needed by backward: let it go
+        gw = _as_matrix(go, g) @ col.transpose(0, 2, 1)  # (G, F/G, C/G·KH·KW)
+        return gw.reshape(g.f, g.c // g.groups, g.kh, g.kw)
+
+    def backward(self, ggw: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """V = weight_grad(X, gO) is linear in each argument with ⟨gV, V⟩ = ⟨conv(X, gV), gO⟩, so
+
+        gX    = conv_transpose(gO, gV)   (N, C, H, W)
+        g(gO) = conv(X, gV)              (N, F, OH, OW)
+        """
+        x, go = self.inputs
+        need = self.needs_input_grad
+        gx = ConvTranspose2d(self.g)(go, ggw) if need[0] else None
+        g_go = Conv2d(self.g)(x, ggw) if need[1] else None
+        return gx, g_go
+
+
+# ----- argument handling -------------------------------------------------------------------------------
+
+
+def _pair(op: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be ≥ {minimum}, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _check_4d(op: str, x: Tensor, w: Tensor) -> None:
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if w.ndim != 4:
+        raise ShapeError(f"{op}: weight must be 4-D, got shape {w.shape}")
+    if x.dtype != w.dtype:
+        result_dtype(op, x.dtype, w.dtype)
+
+
+def _check_size(op: str, g: ConvGeometry) -> None:
+    top, bottom, left, right = g.padding
+    eff = (g.dilation[0] * (g.kh - 1) + 1, g.dilation[1] * (g.kw - 1) + 1)
+    if g.oh < 1 or g.ow < 1:
+        raise ShapeError(
+            f"{op}: the kernel ({g.kh}×{g.kw}, {eff[0]}×{eff[1]} with dilation) is larger than the padded input "
+            f"({g.h + top + bottom}×{g.w + left + right}); use a smaller kernel or more padding"
+        )
+
+
+def conv2d(
+    input: Any,  # noqa: A002 - PyTorch's names
+    weight: Any,
+    bias: Any = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+) -> Tensor:
+    """2-D convolution (a correlation, as in every deep-learning library) of NCHW ``input`` with ``weight``.
+
+    weight (F, C/groups, KH, KW); bias (F,) or None, or (F, OH, OW) for an untied bias (one per output unit);
+    padding an int, a pair, 'valid' or 'same' (stride 1; extra padding goes right/bottom, as PyTorch);
+    padding_mode 'zeros', 'reflect', 'replicate' or 'circular' as ``nn.Conv2d``'s.
+    """
+    op = "conv2d"
+    x, w = as_tensor(op, input, "input"), as_tensor(op, weight, "weight")
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x.unsqueeze(0)
+    _check_4d(op, x, w)
+    s = _pair(op, "stride", stride, 1)
+    d = _pair(op, "dilation", dilation, 1)
+    n, c, h, wd = x.shape
+    f, cg, kh, kw = w.shape
+    if not isinstance(groups, int) or groups < 1 or c % groups or f % groups:
+        raise ValueError(
+            f"{op}: groups must be a positive int dividing in_channels ({c}) and out_channels ({f}), got {groups}"
+        )
+    if cg * groups != c:
+        raise ShapeError(
+            f"{op}: input has {c} channels but weight {w.shape} expects {cg}·groups = {cg * groups}; "
+            f"weight must be (out_channels, in_channels/groups, kH, kW)"
+        )
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if s != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+            th, tw = d[0] * (kh - 1), d[1] * (kw - 1)
+            pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    else:
+        ph, pw = _pair(op, "padding", padding, 0)
+        pads = (ph, ph, pw, pw)
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if padding_mode != "zeros" and any(pads):
+        top, bottom, left, right = pads
+        x = pad_op(x, (left, right, top, bottom), mode=padding_mode)
+        n, c, h, wd = x.shape
+        pads = (0, 0, 0, 0)
+    g = ConvGeometry(n, c, h, wd, f, kh, kw, s, d, pads, groups)
+    _check_size(op, g)
+    args = [x, w]
+    if bias is not None:
+        b = as_tensor(op, bias, "bias")
+        if b.shape not in ((f,), (f, g.oh, g.ow)):
+            raise ShapeError(
+                f"{op}: bias must have shape ({f},) (one per channel) or ({f}, {g.oh}, {g.ow}) (untied: one per "
+                f"output unit), got {b.shape}"
+            )
+        args.append(b)
+    out = Conv2d(g)(*args)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose2d(
+    input: Any,  # noqa: A002 - PyTorch's names
+    weight: Any,
+    bias: Any = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    output_padding: int | tuple[int, int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int, int] = 1,
+) -> Tensor:
+    """Transposed convolution (the gradient of conv2d with respect to its input), PyTorch's argument order.
+
+    input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW), bias (C_out,). The output has
+    H_out = (H − 1)·s − 2p + d·(KH − 1) + output_padding + 1 rows (likewise columns).
+    """
+    op = "conv_transpose2d"
+    x, w = as_tensor(op, input, "input"), as_tensor(op, weight, "weight")
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x.unsqueeze(0)
+    _check_4d(op, x, w)
+    s = _pair(op, "stride", stride, 1)
+    d = _pair(op, "dilation", dilation, 1)
+    p = _pair(op, "padding", padding, 0)
+    op_pad = _pair(op, "output_padding", output_padding, 0)
+    if op_pad[0] >= max(s[0], d[0]) or op_pad[1] >= max(s[1], d[1]):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride or dilation")
+    n, c_in, h, wd = x.shape
+    if w.shape[0] != c_in:
+        raise ShapeError(f"{op}: input has {c_in} channels but weight {w.shape} expects {w.shape[0]} (dim 0)")
+    if not isinstance(groups, int) or groups < 1 or c_in % groups:
+        raise ValueError(f"{op}: groups must be a positive int dividing in_channels ({c_in}), got {groups}")
+    _, cg, kh, kw = w.shape
+    c_out = cg * groups
+    h_out = (h - 1) * s[0] - 2 * p[0] + d[0] * (kh - 1) + op_pad[0] + 1
+    w_out = (wd - 1) * s[1] - 2 * p[1] + d[1] * (kw - 1) + op_pad[1] + 1
+    if h_out < 1 or w_out < 1:
+        raise ShapeError(f"{op}: the output would be {h_out}×{w_out}; reduce padding")
+    # The convolution this one transposes: X (N, C_out, H_out, W_out) → (N, C_in, H, W) with kernel `w`.
+    g = ConvGeometry(n, c_out, h_out, w_out, c_in, kh, kw, s, d, (p[0], p[0], p[1], p[1]), groups)
+    out = ConvTranspose2d(g)(x, w)
+    if bias is not None:
+        b = as_tensor(op, bias, "bias")
+        if b.shape != (c_out,):
+            raise ShapeError(f"{op}: bias must have shape ({c_out},), got {b.shape}")
+        out = out + b.reshape(1, c_out, 1, 1)
+    return out.squeeze(0) if unbatched else out

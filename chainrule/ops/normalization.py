@@ -1,0 +1,169 @@
+"""Normalization: batch_norm and layer_norm. Derivations: docs/normalization.md.
+
+Both standardise x over a set of dims D, x̂ = (x − μ)/σ with μ = mean_D(x) and σ = √(var_D(x) + eps) (the
+biased variance, dividing by n = ∏_{d∈D} x.shape[d]), then scale and shift per feature: y = γ·x̂ + β.
+batch_norm takes D = every dim but the channel dim 1; layer_norm the last len(normalized_shape) dims.
+
+The standardisation is one fused Function (``Standardize``) with the closed-form backward
+gx = (1/σ)(gx̂ − mean_D(gx̂) − x̂·mean_D(gx̂·x̂)); γ and β are applied with ordinary broadcasting ops, so
+their gradients gγ = Σ gy·x̂ and gβ = Σ gy come from ``Mul`` and ``Add`` (summed by the base class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.autograd.grad_mode import is_grad_enabled
+from chainrule.errors import DTypeError, ShapeError
+from chainrule.ops.operands import as_tensor
+from chainrule.ops.reduce import mean, var
+from chainrule.tensor import Tensor
+
+__all__ = ["batch_norm", "layer_norm"]
+
+
+class Standardize(Function):
+    """x̂ = (x − μ)/σ over the dims D, with μ = mean_D(x) and σ = √(var_D(x) + eps) (biased variance)."""
+
+    def __init__(self, dims: tuple[int, ...], eps: float) -> None:
+        self.dims, self.eps = dims, eps
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        self.mean = x.mean(axis=self.dims, keepdims=True)
+        centered = x - self.mean
+        self.var = (centered * centered).mean(axis=self.dims, keepdims=True)  # biased: divides by n
+        self.rstd = 1 / xp.sqrt(self.var + x.dtype.type(self.eps))
+        return centered * self.rstd
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """x̂ = (x − μ)/σ. With ∂μ/∂xⱼ = 1/n and ∂σ/∂xⱼ = (xⱼ − μ)/(nσ) = x̂ⱼ/n:
+
+        ∂x̂ᵢ/∂xⱼ = (δᵢⱼ − 1/n)/σ − x̂ᵢ·x̂ⱼ/(nσ), so gx = (1/σ)(gy − mean_D(gy) − x̂ ⊙ mean_D(gy ⊙ x̂)).
+
+        Here gy = ∂L/∂x̂ (the caller's γ has already been applied). Shapes: gy, x̂, gx x.shape; the means and
+        1/σ have size 1 at each dim of D (keepdim). x̂ is this op's output and 1/σ is recomputed in
+        differentiable ops when a graph is being built, so the second derivative is exact.
+        """
+        x = self.inputs[0]
+        xhat = self.output()
+        if is_grad_enabled():
+            rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5
+        else:
+            rstd = Tensor(self.rstd)
+        return rstd * (gy - mean(gy, self.dims, keepdim=True) - xhat * mean(gy * xhat, self.dims, keepdim=True))
+
+
+def _float_input(op: str, x: Any) -> Tensor:
+    x = as_tensor(op, x)
+    if x.dtype.kind != "f":
+        raise DTypeError(f"{op}: argument 'input' must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _param(op: str, p: Any, name: str, shape: tuple[int, ...], x: Tensor) -> Tensor | None:
+    """An optional per-feature tensor (weight, bias, running statistics) of ``shape`` and x's dtype."""
+    if p is None:
+        return None
+    p = as_tensor(op, p, name)
+    if p.shape != shape:
+        raise ShapeError(f"{op}: argument '{name}' must have shape {shape}, got {p.shape}")
+    if p.dtype != x.dtype:
+        raise DTypeError(f"{op}: argument '{name}' has dtype {p.dtype} but input has dtype {x.dtype}")
+    return p
+
+
+def batch_norm(
+    input: Any,  # noqa: A002 - PyTorch's name
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization over the channel dim 1 of an (N, C) or (N, C, d1, ...) input (e.g. (N, C, H, W)).
+
+    Training: each channel is standardised with the batch's mean and biased variance over N and the spatial
+    dims, and, when given, the running statistics are updated in place (on ``.data``) as PyTorch does:
+    running_mean ← (1 − momentum)·running_mean + momentum·μ, running_var ← (1 − momentum)·running_var +
+    momentum·var·n/(n − 1) (the unbiased variance). Evaluation: the running statistics are used and are
+    constants, so y = (x − running_mean)/√(running_var + eps)·γ + β and gx = gy·γ/√(running_var + eps).
+    """
+    op = "batch_norm"
+    x = _float_input(op, input)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: input must have shape (N, C) or (N, C, d1, ...), got {x.shape}")
+    n_channels = x.shape[1]
+    shape = (n_channels,)
+    rm = _param(op, running_mean, "running_mean", shape, x)
+    rv = _param(op, running_var, "running_var", shape, x)
+    w = _param(op, weight, "weight", shape, x)
+    b = _param(op, bias, "bias", shape, x)
+    per_channel = (1, n_channels) + (1,) * (x.ndim - 2)
+    dims = (0,) + tuple(range(2, x.ndim))
+    if training:
+        count = x.numel() // n_channels if n_channels else 0
+        if count <= 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {x.shape}")
+        fn = Standardize(dims, eps)
+        y = fn(x)
+        if rm is not None or rv is not None:
+            _update_running(rm, rv, fn.mean.reshape(shape), fn.var.reshape(shape), count, momentum)
+    else:
+        if rm is None or rv is None:
+            raise ValueError(f"{op}: running_mean and running_var are required when training=False")
+        xp = backend.get_array_module(x.data)
+        rstd = 1 / xp.sqrt(rv.data + x.dtype.type(eps))
+        y = (x - Tensor(rm.data.reshape(per_channel))) * Tensor(rstd.reshape(per_channel))
+    if w is not None:
+        y = y * w.reshape(per_channel)
+    if b is not None:
+        y = y + b.reshape(per_channel)
+    return y
+
+
+def _update_running(rm: Tensor | None, rv: Tensor | None, mu: Any, biased_var: Any, count: int, momentum: float):
+    """In place, on ``.data``: r ← (1 − momentum)·r + momentum·statistic, with the unbiased batch variance."""
+    if rm is not None:
+        c = rm.dtype.type
+        rm.data[...] = c(1 - momentum) * rm.data + c(momentum) * mu.astype(rm.dtype, copy=False)
+    if rv is not None:
+        c = rv.dtype.type
+        unbiased = biased_var.astype(rv.dtype, copy=False) * c(count / (count - 1))
+        rv.data[...] = c(1 - momentum) * rv.data + c(momentum) * unbiased
+
+
+def layer_norm(
+    input: Any,  # noqa: A002 - PyTorch's name
+    normalized_shape: int | Sequence[int],
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Layer normalization over the last dims, which must equal ``normalized_shape``; ``weight`` and ``bias``
+    (optional) have shape ``normalized_shape``. Each sample is standardised with its own mean and biased variance.
+    """
+    op = "layer_norm"
+    x = _float_input(op, input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.shape[x.ndim - k:] != shape or k > x.ndim:
+        raise ShapeError(
+            f"{op}: normalized_shape {shape} must be non-empty and equal the last dims of the input; got input "
+            f"of shape {x.shape}"
+        )
+    w = _param(op, weight, "weight", shape, x)
+    b = _param(op, bias, "bias", shape, x)
+    y = Standardize(tuple(range(x.ndim - k, x.ndim)), eps)(x)
+    if w is not None:
+        y = y * w
+    if b is not None:
+        y = y + b
+    return y

@@ -1,0 +1,120 @@
+"""Integer-indexed ops: embedding lookups and one-hot encoding.
+
+``embedding`` selects rows of a weight matrix: y[i…] = W[idx[i…]]. Its backward scatter-adds the gradient rows
+back (a row looked up k times receives the sum of k gradients); the scatter is itself a Function whose
+backward is the lookup again, so double backward works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.errors import DTypeError, ShapeError
+from chainrule.ops.operands import as_tensor
+from chainrule.tensor import Tensor
+
+__all__ = ["embedding", "one_hot"]
+
+
+def _xp(x: Any):
+    return backend.get_array_module(x)
+
+
+class Embedding(Function):
+    """y = W[idx]: rows of the weight W (V, D) selected by integer indices idx of any shape S; y has shape S + (D,)."""
+
+    def __init__(self, indices: Any, padding_idx: int | None) -> None:
+        self.indices, self.padding_idx = indices, padding_idx
+
+    def forward(self, weight):
+        self.num_rows = weight.shape[0]
+        return weight[self.indices]
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y[s] = W[idx[s]] for every position s: ∂y[s]/∂W[v] = [idx[s] = v]·I, so gW[v] = Σ_{s: idx[s]=v} gy[s].
+
+        gW = scatter-add of gy's rows (S + (D,)) into zeros (V, D); the padding_idx row gets no gradient.
+        """
+        return EmbeddingScatter(self.indices, self.num_rows, self.padding_idx)(gy)
+
+
+class EmbeddingScatter(Function):
+    """out = zeros(V, D) with g[s] added to row idx[s] for every s (except rows equal to padding_idx)."""
+
+    def __init__(self, indices: Any, num_rows: int, padding_idx: int | None) -> None:
+        self.indices, self.num_rows, self.padding_idx = indices, num_rows, padding_idx
+
+    def forward(self, g):
+        xp = _xp(g)
+        out = xp.zeros((self.num_rows, g.shape[-1]), dtype=g.dtype)
+        xp.add.at(out, self.indices.reshape(-1), g.reshape(-1, g.shape[-1]))
+        if self.padding_idx is not None:
+            out[self.padding_idx] = 0
+        return out
+
+    def backward(self, gout: Tensor) -> Tensor:
+        """out[v] = Σ_{s: idx[s]=v, v≠pad} g[s] is linear in g: gg[s] = gout[idx[s]], or 0 where idx[s] = pad.
+
+        Shapes: gout (V, D) → gg S + (D,): the lookup again, masked at the padding positions.
+        """
+        gg = Embedding(self.indices, None)(gout)
+        if self.padding_idx is None:
+            return gg
+        keep = (self.indices != self.padding_idx)[..., None].astype(gout.dtype)
+        return gg * Tensor(keep)
+
+
+def _index_tensor(op: str, x: Any, name: str) -> Tensor:
+    x = as_tensor(op, x, name)
+    if x.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: argument '{name}' must hold integer indices, got dtype {x.dtype}; hint: .long()")
+    return x
+
+
+def _first_outside(op: str, name: str, values: Any, low: int, high: int) -> None:
+    bad = backend.to_numpy((values < low) | (values >= high))
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        value = backend.to_numpy(values)[index]
+        position = f"[{', '.join(map(str, index))}]" if index else ""
+        raise ValueError(f"{op}: {name}{position} = {value} is outside [{low}, {high})")
+
+
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Rows of ``weight`` (V, D) at the integer indices ``input`` (any shape S): output S + (D,).
+
+    ``padding_idx`` (negative counts from the end): that row receives no gradient, so it stays as it is
+    during training (typically zeros, for padding tokens).
+    """
+    op = "embedding"
+    idx = _index_tensor(op, input, "input")
+    w = as_tensor(op, weight, "weight")
+    if w.ndim != 2:
+        raise ShapeError(f"{op}: argument 'weight' must be a matrix (num_embeddings, embedding_dim), got {w.shape}")
+    rows = w.shape[0]
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must lie in [{-rows}, {rows}) for {rows} rows")
+        padding_idx = int(padding_idx) % rows
+    _first_outside(op, "input", idx.data, 0, rows)
+    return Embedding(idx.data, padding_idx)(w)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """int64 tensor of shape tensor.shape + (num_classes,) with a 1 at each index; ``num_classes=-1`` takes
+    max(tensor) + 1. Not differentiable (integer output)."""
+    op = "one_hot"
+    t = _index_tensor(op, tensor, "tensor")
+    xp = _xp(t.data)
+    if num_classes == -1:
+        if t.numel() == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(t.data.max()) + 1
+    elif num_classes < 0:
+        raise ValueError(f"one_hot: num_classes must be positive or -1 (infer), got {num_classes}")
+    _first_outside(op, "tensor", t.data, 0, num_classes)
+    return Tensor((t.data[..., None] == xp.arange(num_classes)).astype(np.int64))
