@@ -6,7 +6,8 @@
 from chainrule.tensor import Tensor  # noqa: I001 - Tensor first: everything below builds on it
 from chainrule import ops
 from chainrule.autograd import (
-    Function, enable_grad, grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad, set_grad_enabled,
+    AnomalyError, Function, detect_anomaly, enable_grad, grad, gradcheck, gradgradcheck, is_anomaly_enabled,
+    is_grad_enabled, no_grad, set_grad_enabled,
 )
 from chainrule.creation import (
     arange, default_generator, eye, from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand,
@@ -20,10 +21,11 @@ from chainrule.ops import __all__ as _ops_all
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackwardError", "ChainruleError", "DTypeError", "Function", "GradcheckError", "ShapeError", "Tensor",
-    "arange", "bool_", "default_generator", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy",
-    "full", "full_like", "grad", "gradcheck", "gradgradcheck", "int32", "int64", "is_grad_enabled", "linspace",
-    "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "rand_like", "randint", "randn", "randn_like",
-    "set_grad_enabled", "tensor", "zeros", "zeros_like", *_ops_all,
+    "AnomalyError", "BackwardError", "ChainruleError", "DTypeError", "Function", "GradcheckError", "ShapeError",
+    "Tensor", "arange", "bool_", "default_generator", "detect_anomaly", "enable_grad", "eye", "float16", "float32",
+    "float64", "from_numpy", "full", "full_like", "grad", "gradcheck", "gradgradcheck", "int32", "int64",
+    "is_anomaly_enabled", "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "ops",
+    "rand", "rand_like", "randint", "randn", "randn_like", "set_grad_enabled", "tensor", "zeros", "zeros_like",
+    *_ops_all
 ]
 from chainrule import data, nn, optim  # noqa: E402, F401 - last: they build on everything above

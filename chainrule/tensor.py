@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend, dtypes
-from chainrule.errors import DTypeError
+from chainrule.errors import BackwardError, DTypeError
 
 Scalar = int | float | bool
 
@@ -42,14 +42,17 @@ class Tensor:
     is, or None for a leaf (a tensor the user made).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "generation", "output_index", "name", "__weakref__")
+    __slots__ = (
+        "_data", "_version", "grad", "requires_grad", "creator", "generation", "output_index", "name", "__weakref__",
+    )
     __array_priority__ = 100  # ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
-        self.data = as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
+        self._data = as_array(data, dtype)
+        self._version = [0]  # a box, shared with detach()ed views of the same values
+        if requires_grad and self._data.dtype.kind != "f":
             raise DTypeError(
-                f"Tensor: only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
+                f"Tensor: only floating-point tensors can require gradients, got dtype {self._data.dtype}; "
                 f"hint: build it with dtype=cr.float32"
             )
         self.requires_grad = bool(requires_grad)
@@ -59,22 +62,45 @@ class Tensor:
         self.output_index = 0
         self.name = name
 
+    # ----- the values, and their version ----------------------------------------------------------------
+    @property
+    def data(self) -> Any:
+        """The array of values. Assigning to it (``t.data = a``, ``t.data -= lr * g``) counts as an in-place
+        modification: it bumps ``version``, so a graph that saved this tensor refuses to backpropagate through
+        stale values. Writing into the array itself (``t.data[0] = 1``) is invisible to that check: use
+        ``t[0] = 1`` under ``cr.no_grad()`` instead."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = as_array(value)
+        self._version[0] += 1
+
+    @property
+    def version(self) -> int:
+        """How many in-place modifications this tensor's values have seen (PyTorch's ``_version``)."""
+        return self._version[0]
+
+    def bump_version(self) -> None:
+        """Record an in-place modification made directly on ``data``'s array (optimizers call this)."""
+        self._version[0] += 1
+
     # ----- what it is -----------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.data)
+        return backend.device_of(self._data)
 
     @property
     def is_leaf(self) -> bool:
@@ -90,23 +116,23 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (shared with the tensor on the CPU, copied from a GPU)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self._data)
 
     def item(self) -> Scalar:
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert to a Python number, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -147,8 +173,10 @@ class Tensor:
         backward([self], None if grad is None else [grad], retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
-        """The same values (shared memory) cut from the graph: no creator, no grad required."""
-        return Tensor(self.data)
+        """The same values (shared memory, shared version counter) cut from the graph."""
+        out = Tensor(self._data)
+        out._version = self._version
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.dtype.kind != "f":
@@ -161,7 +189,57 @@ class Tensor:
         if set_to_none or self.grad is None:
             self.grad = None
         else:
-            self.grad = Tensor(backend.get_array_module(self.data).zeros_like(self.data))
+            self.grad = Tensor(backend.get_array_module(self._data).zeros_like(self._data))
+
+    # ----- in-place modification (outside the graph) ----------------------------------------------------
+    def _check_inplace(self, op: str) -> None:
+        if is_grad_enabled() and self.requires_grad:
+            raise BackwardError(
+                f"{op}: a tensor that requires grad cannot be modified in place while gradients are recorded "
+                f"(shape {self.shape}); do it under `with cr.no_grad():` (e.g. a parameter update), or compute "
+                f"a new tensor out of place"
+            )
+
+    def _inplace(self, op: str, values: Any) -> Tensor:
+        self._check_inplace(op)
+        xp = backend.get_array_module(self._data)
+        other = values._data if isinstance(values, Tensor) else values
+        self._data[...] = xp.asarray(other, dtype=self._data.dtype) if not backend.is_array(other) else other
+        self._version[0] += 1
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value`` in place (bumps ``version``)."""
+        self._check_inplace("__setitem__")
+        value = value._data if isinstance(value, Tensor) else value
+        self._data[index] = value
+        self._version[0] += 1
+
+    def copy_(self, src: Any) -> Tensor:
+        return self._inplace("copy_", src)
+
+    def fill_(self, value: float) -> Tensor:
+        return self._inplace("fill_", value)
+
+    def zero_(self) -> Tensor:
+        return self._inplace("zero_", 0)
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        other = other._data if isinstance(other, Tensor) else other
+        return self._inplace("add_", self._data + self._data.dtype.type(alpha) * other)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        other = other._data if isinstance(other, Tensor) else other
+        return self._inplace("sub_", self._data - self._data.dtype.type(alpha) * other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", self._data * (other._data if isinstance(other, Tensor) else other))
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", self._data / (other._data if isinstance(other, Tensor) else other))
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+        return self._inplace("clamp_", backend.get_array_module(self._data).clip(self._data, min, max))
 
     # ----- dtype conversions (differentiable) -----------------------------------------------------------
     def to(self, dtype: Any) -> Tensor:
@@ -360,3 +438,4 @@ class Tensor:
 
 
 from chainrule import ops  # noqa: E402 - ops need Tensor defined first
+from chainrule.autograd.grad_mode import is_grad_enabled  # noqa: E402

@@ -16,19 +16,8 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import nn
+from chainrule.models import CharLSTM
 from chainrule.nn import functional as F
-
-
-class CharLM(nn.Module):
-    def __init__(self, vocab: int, hidden: int, layers: int, generator: np.random.Generator) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, hidden, generator=generator)
-        self.lstm = nn.LSTM(hidden, hidden, num_layers=layers, generator=generator)
-        self.head = nn.Linear(hidden, vocab, generator=generator)
-
-    def forward(self, tokens: cr.Tensor, state=None):
-        out, state = self.lstm(self.embed(tokens), state)  # tokens (L, N) → out (L, N, H)
-        return self.head(out), state
 
 
 def batches(ids: np.ndarray, batch: int, bptt: int):
@@ -40,7 +29,7 @@ def batches(ids: np.ndarray, batch: int, bptt: int):
             yield streams[start : start + bptt], streams[start + 1 : start + bptt + 1]
 
 
-def sample(model: CharLM, chars: list[str], prefix: str, length: int, rng: np.random.Generator,
+def sample(model: CharLSTM, chars: list[str], prefix: str, length: int, rng: np.random.Generator,
            temperature: float = 0.8) -> str:
     """Generate `length` characters after `prefix`, drawing each from softmax(logits / temperature)."""
     index = {c: i for i, c in enumerate(chars)}
@@ -76,7 +65,7 @@ def main() -> None:
     index = {c: i for i, c in enumerate(chars)}
     ids = np.fromiter((index[c] for c in text), dtype=np.int64, count=len(text))
     rng = np.random.default_rng(args.seed)
-    model = CharLM(len(chars), args.hidden, args.layers, rng)
+    model = CharLSTM(len(chars), args.hidden, args.layers, generator=rng)
     optimizer = cr.optim.Adam(model.parameters(), lr=args.lr)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{len(text):,} characters, vocabulary {len(chars)}, {n_params:,} parameters")

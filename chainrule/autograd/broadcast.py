@@ -16,6 +16,7 @@ from chainrule.tensor import Tensor
 
 
 class BroadcastTo(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -32,6 +33,7 @@ class BroadcastTo(Function):
 
 
 class SumTo(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -52,6 +54,7 @@ class SumTo(Function):
 
 
 class Add(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     broadcasts = True
 
     def forward(self, a, b):

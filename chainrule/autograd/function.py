@@ -24,6 +24,14 @@ import weakref
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd.anomaly import (
+    backward_rule,
+    check_backward,
+    check_forward,
+    checks_forward,
+    is_anomaly_enabled,
+    user_frame,
+)
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import BackwardError
 from chainrule.tensor import Tensor
@@ -33,6 +41,8 @@ class Function:
     """A differentiable operation: ``forward`` on arrays, ``backward`` on Tensors."""
 
     broadcasts = False  # True: gradients may come back in the broadcast shape and are summed to the input's
+    uses_inputs = True  # backward reads the inputs' values: modifying them in place before backward is refused
+    uses_outputs = False  # backward reads the outputs' values (via output()): likewise for them
     generation = 0  # 1 + the largest generation among the inputs' creators; backward runs highest first
     released = False  # True once a backward without retain_graph has freed what this node saved
 
@@ -45,15 +55,20 @@ class Function:
         return type(self).__name__
 
     def __call__(self, *inputs: Tensor) -> Any:
-        ys = self.forward(*[x.data for x in inputs])
+        arrays = [x._data for x in inputs]
+        ys = self.forward(*arrays)
         multiple = isinstance(ys, tuple)
         outputs = tuple(Tensor(y) for y in ys) if multiple else (Tensor(ys),)
+        if checks_forward():
+            self.created_at = user_frame()
+            check_forward(self.name, arrays, [out._data for out in outputs], self.created_at)
         if is_grad_enabled() and any(x.requires_grad for x in inputs):
             self.inputs = inputs
+            self.saved_versions = tuple(x._version[0] for x in inputs)
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
             self.generation = max(x.generation for x in inputs)
             for i, out in enumerate(outputs):
-                if out.data.dtype.kind == "f":
+                if out._data.dtype.kind == "f":
                     out.requires_grad = True
                     out.creator = self
                     out.generation = self.generation + 1
@@ -77,15 +92,32 @@ class Function:
             raise BackwardError(f"{self.name}: output {index} is no longer alive")
         return out
 
+    def check_versions(self) -> None:
+        """Refuse to backpropagate through values that were modified in place after this node saved them."""
+        if self.uses_inputs:
+            for i, (x, saved) in enumerate(zip(self.inputs, self.saved_versions)):
+                if x._version[0] != saved:
+                    raise _modified(self, f"input {i}", x, saved)
+        if self.uses_outputs:
+            for i, ref in enumerate(self.outputs):
+                out = ref()
+                if out is not None and out._version[0] != 0:
+                    raise _modified(self, f"output {i}", out, 0)
+
     def run_backward(self, grad_outputs: list[Tensor | None]) -> list[Tensor | None]:
         """Call ``backward`` and return one checked gradient (or None) per input, each of its input's shape."""
+        self.check_versions()
         gys = []
         for g, (shape, dtype) in zip(grad_outputs, self.output_specs):
             if g is None:
                 xp = backend.get_array_module(self.inputs[0].data)
                 g = Tensor(xp.zeros(shape, dtype=dtype))
             gys.append(g)
-        gxs = self.backward(*gys)
+        if is_anomaly_enabled():
+            with backward_rule():
+                gxs = self.backward(*gys)
+        else:
+            gxs = self.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
         if len(gxs) != len(self.inputs):
@@ -115,6 +147,9 @@ class Function:
                     f"a gradient must have its input's dtype"
                 )
             result.append(gx)
+        if is_anomaly_enabled():
+            check_backward(self.name, [x._data for x in self.inputs], [None if g is None else g._data for g in result],
+                           getattr(self, "created_at", None))
         return result
 
     def release(self) -> None:
@@ -126,6 +161,14 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def _modified(fn: Function, which: str, t: Tensor, saved: int) -> BackwardError:
+    return BackwardError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"{which} of {fn.name} (a {t.dtype} tensor of shape {t.shape}) is at version {t._version[0]}; expected "
+        f"version {saved}. Hint: modify a copy (x = x.detach() * 1), or change it only after backward()"
+    )
 
 
 def is_broadcast_of(big: tuple[int, ...], small: tuple[int, ...]) -> bool:

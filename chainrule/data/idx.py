@@ -79,7 +79,7 @@ def idx_sha256(array: np.ndarray) -> str:
 
 
 def _describe(dims: tuple[int, ...], dtype: np.dtype, nbytes: int) -> str:
-    shape = "×".join(str(n) for n in dims) if dims else "a scalar"
+    shape = "×".join(str(n) for n in dims)
     if dtype.itemsize == 1:
         return f"{shape} = {nbytes} bytes of data"
     return f"{shape} values of {dtype.newbyteorder('=')} ({dtype.itemsize} bytes each) = {nbytes} bytes of data"
@@ -162,7 +162,7 @@ def _parse(stream: IO[bytes], name: str) -> np.ndarray:
         )
     if not dtype.isnative:
         out = out.byteswap(inplace=True).view(dtype.newbyteorder("="))
-    return out.reshape(dims) if dims else out.reshape(())
+    return out.reshape(dims)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:

@@ -79,6 +79,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` (a NumPy array or a scalar) into ``tensor.data`` in place, in its dtype and backend."""
     xp = backend.get_array_module(tensor.data)
     tensor.data[...] = xp.asarray(values, dtype=tensor.dtype)
+    tensor.bump_version()
     return tensor
 
 

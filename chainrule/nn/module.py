@@ -455,6 +455,7 @@ class Module:
         for target, array in converted:
             if getattr(target.data.flags, "writeable", True):
                 target.data[...] = array
+                target.bump_version()
             else:
                 target.data = array
         return IncompatibleKeys(missing, unexpected)

@@ -27,6 +27,8 @@ def _xp(x: Any):
 
 
 class Tanh(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+    uses_outputs = True  # backward reads the output's values
     def forward(self, x):
         return _xp(x).tanh(x)
 
@@ -37,6 +39,8 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+    uses_outputs = True  # backward reads the output's values
     def forward(self, x):
         xp = _xp(x)
         e = xp.exp(-xp.abs(x))  # e^(−|x|) ≤ 1 never overflows
@@ -49,6 +53,7 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def forward(self, x):
         self.positive = x > 0  # one byte per element is all backward needs
         return _xp(x).maximum(x, x.dtype.type(0))
@@ -59,6 +64,7 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, negative_slope: float) -> None:
         self.negative_slope = negative_slope
 
@@ -74,6 +80,8 @@ class LeakyReLU(Function):
 
 
 class Softmax(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+    uses_outputs = True  # backward reads the output's values
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
@@ -92,6 +100,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+    uses_outputs = True  # backward reads the output's values
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
@@ -197,6 +207,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 class ELU(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+    uses_outputs = True  # backward reads the output's values
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
 

@@ -22,6 +22,7 @@ __all__ = ["dropout"]
 
 
 class Dropout(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, scaled_mask: Any) -> None:
         self.scaled_mask = scaled_mask  # m/(1 − p), m ∈ {0, 1}: a constant of x's shape and dtype
 

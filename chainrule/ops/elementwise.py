@@ -25,6 +25,7 @@ def _xp(*arrays: Any):
 
 
 class Sub(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     broadcasts = True
 
     def forward(self, a, b):
@@ -64,6 +65,7 @@ class Div(Function):
 
 
 class Neg(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def forward(self, x):
         return -x
 
@@ -92,6 +94,7 @@ class PowScalar(Function):
 
 class Pow(Function):
     """a ** b for two tensors."""
+    uses_outputs = True  # backward reads the output's values
 
     broadcasts = True
 
@@ -116,6 +119,7 @@ class Pow(Function):
 
 
 class Cast(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
@@ -179,6 +183,8 @@ def cast(x: Any, dtype: Any) -> Tensor:
 
 
 class Exp(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+    uses_outputs = True  # backward reads the output's values
     def forward(self, x):
         return _xp(x).exp(x)
 
@@ -197,6 +203,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+    uses_outputs = True  # backward reads the output's values
     def forward(self, x):
         return _xp(x).sqrt(x)
 
@@ -324,6 +332,7 @@ class Clip(Function):
 
 
 class Where(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     broadcasts = True
 
     def __init__(self, condition: Any) -> None:

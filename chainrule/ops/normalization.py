@@ -29,6 +29,7 @@ __all__ = ["batch_norm", "layer_norm"]
 
 class Standardize(Function):
     """x̂ = (x − μ)/σ over the dims D, with μ = mean_D(x) and σ = √(var_D(x) + eps) (biased variance)."""
+    uses_outputs = True  # backward reads the output's values
 
     def __init__(self, dims: tuple[int, ...], eps: float) -> None:
         self.dims, self.eps = dims, eps

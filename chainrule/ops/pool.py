@@ -215,6 +215,7 @@ class _Argmax:
 
 
 class MaxPool2d(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, windows: _Windows, track: bool = True) -> None:
         self.windows, self.track = windows, track  # track: keep the argmax (for backward or return_indices)
 
@@ -274,6 +275,7 @@ class MaxPool2d(Function):
 
 class MaxPool2dScatter(Function):
     """gy (N, C, OH, OW) → gx (N, C, H, W): each gy added at its window's argmax. The backward of max pooling."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, argmax: _Argmax) -> None:
         self.argmax = argmax
@@ -297,6 +299,7 @@ class MaxPool2dScatter(Function):
 
 class MaxPool2dGather(Function):
     """g (N, C, H, W) → (N, C, OH, OW): g at each window's argmax. The backward of MaxPool2dScatter."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, argmax: _Argmax) -> None:
         self.argmax = argmax
@@ -353,6 +356,7 @@ def _plane_indices(argmax: _Argmax) -> Tensor:
 
 class AvgPool2d(Function):
     """y = (Σ_P x) / |P| over each zero-padded window; ``divisor`` holds |P| per output (or one number)."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, windows: _Windows, divisor: Any) -> None:
         self.windows, self.divisor = windows, divisor
@@ -375,6 +379,7 @@ class AvgPool2d(Function):
 
 class AvgPool2dBackward(Function):
     """gy (N, C, OH, OW) → gx (N, C, H, W): gy/|P| spread over each window. The backward of average pooling."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, windows: _Windows, divisor: Any) -> None:
         self.windows, self.divisor = windows, divisor
@@ -441,6 +446,7 @@ def avg_pool2d(
 class LPPool2d(Function):
     """y = (c·Σ_P x^p)^(1/p), PyTorch's definition: ``avg_pool2d(x^p) · kh·kw`` raised to 1/p. ``scale`` c is
     kh·kw/|P| per output: 1 for every full window, larger for windows that ceil_mode cuts at the border."""
+    uses_outputs = True  # backward reads the output's values
 
     def __init__(self, windows: _Windows, p: float, scale: Any) -> None:
         self.windows, self.p, self.scale = windows, p, scale
@@ -520,6 +526,7 @@ class AdaptiveAvgPool2d(Function):
     """y = A_h · x · A_wᵀ per (n, c) plane, with A (out, in) the row-normalised window-membership matrix:
     A[i, h] = 1/|P(i)| for h in window i = [⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉). Average pooling over windows whose size
     varies is a separable linear map; the mean over a rectangle is the product of the per-dim means."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, rows: Any, cols: Any) -> None:
         self.rows, self.cols = rows, cols

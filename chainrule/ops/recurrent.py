@@ -69,6 +69,7 @@ def _rnn_grads(gh: Any, y: Any, a_positive: Any, h: Any, w_hh: Any, tanh_cell: b
 
 
 class RNNCell(_Cell):
+    uses_outputs = True  # backward reads the output's values
     def __init__(self, nonlinearity: str, has_bias: bool) -> None:
         super().__init__(has_bias)
         self.tanh_cell = nonlinearity == "tanh"

@@ -37,6 +37,7 @@ class _Reduction(Function):
 
 
 class Sum(_Reduction):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def forward(self, x):
         return x.sum(axis=self.dims, keepdims=self.keepdim)
 
@@ -46,6 +47,7 @@ class Sum(_Reduction):
 
 
 class Mean(_Reduction):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def forward(self, x):
         return x.mean(axis=self.dims, keepdims=self.keepdim)
 
@@ -77,6 +79,7 @@ class Var(_Reduction):
 
 class _Extremum(_Reduction):
     """max or min over D; the gradient goes to the extreme element(s)."""
+    uses_outputs = True  # backward reads the output's values
 
     largest = True
 
@@ -107,6 +110,7 @@ class Min(_Extremum):
 
 
 class LogSumExp(_Reduction):
+    uses_outputs = True  # backward reads the output's values
     def forward(self, x):
         xp = backend.get_array_module(x)
         m = x.max(axis=self.dims, keepdims=True)

@@ -34,6 +34,7 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 
 class Reshape(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -66,6 +67,7 @@ def reshape(x: Any, *shape: int | Sequence[int]) -> Tensor:
 
 
 class Permute(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, dims: tuple[int, ...]) -> None:
         self.dims = dims
 
@@ -148,6 +150,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 class Concatenate(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
@@ -161,6 +164,7 @@ class Concatenate(Function):
 
 
 class Split(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, sizes: list[int], dim: int) -> None:
         self.sizes, self.dim = sizes, dim
 
@@ -232,6 +236,7 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], dim: int = 0) -> 
 
 
 class Pad(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
         self.widths, self.value = widths, value
 
@@ -307,6 +312,7 @@ def _is_basic(index: Any) -> bool:
 
 
 class GetItem(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
     def __init__(self, index: Any) -> None:
         self.index = index
 
@@ -322,6 +328,7 @@ class GetItem(Function):
 
 class ScatterAdd(Function):
     """zeros(shape) with ``g`` added at ``index``: the backward of indexing."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
         self.index, self.shape = index, shape

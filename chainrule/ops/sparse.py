@@ -26,6 +26,7 @@ def _xp(x: Any):
 
 class Embedding(Function):
     """y = W[idx]: rows of the weight W (V, D) selected by integer indices idx of any shape S; y has shape S + (D,)."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, indices: Any, padding_idx: int | None) -> None:
         self.indices, self.padding_idx = indices, padding_idx
@@ -44,6 +45,7 @@ class Embedding(Function):
 
 class EmbeddingScatter(Function):
     """out = zeros(V, D) with g[s] added to row idx[s] for every s (except rows equal to padding_idx)."""
+    uses_inputs = False  # backward needs only shapes or what forward saved
 
     def __init__(self, indices: Any, num_rows: int, padding_idx: int | None) -> None:
         self.indices, self.num_rows, self.padding_idx = indices, num_rows, padding_idx

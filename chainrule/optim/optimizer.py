@@ -187,6 +187,7 @@ class Optimizer:
                 if grad.dtype != p.data.dtype:
                     grad = grad.astype(p.data.dtype)
                 self._update(p, grad, self.state[p], group)
+                p.bump_version()  # an in-place change: a graph still holding the old values will refuse them
         return loss
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:

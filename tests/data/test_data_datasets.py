@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from data_helpers import SPLIT_FILES, write_idx, write_split
 
-from chainrule.data import KMNIST, MNIST, DataError, DataLoader, DataNotFoundError, FashionMNIST, FileSpec
-from chainrule.data import transforms
+from chainrule.data import KMNIST, MNIST, DataError, DataLoader, DataNotFoundError, FashionMNIST, FileSpec, transforms
 from chainrule.data.datasets import data_home
 from chainrule.data.loader import default_collate
 from chainrule.errors import ShapeError

@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from chainrule.data import DataLoader, Digits, load_digits, random_split
-from chainrule.data import transforms
+from chainrule.data import DataLoader, Digits, load_digits, random_split, transforms
 from chainrule.data.loader import default_collate
 
 

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.data import DataError, DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
-from chainrule.data import transforms
+from chainrule.data import (
+    DataError,
+    DataLoader,
+    Dataset,
+    Subset,
+    TensorDataset,
+    default_collate,
+    random_split,
+    transforms,
+)
 from chainrule.data.dataset import ImageDataset
 from chainrule.errors import ShapeError
 
@@ -195,7 +203,8 @@ def test_image_dataset_fast_path_equals_slow_path_with_a_batched_transform():
     x, label = ds[3]
     assert x.shape == (1, 6, 5) and x.dtype == np.float32 and isinstance(label, int)
     np.testing.assert_array_equal(x[0], ds.data[3] / np.float32(255))
-    ds.transform = transforms.Compose([transforms.Normalize(0.5, 0.25), transforms.Lambda(lambda a: a * 2, batched=True)])
+    double = transforms.Lambda(lambda a: a * 2, batched=True)
+    ds.transform = transforms.Compose([transforms.Normalize(0.5, 0.25), double])
     fast = DataLoader(ds, batch_size=7, shuffle=True, generator=np.random.default_rng(1))
     slow = DataLoader(ds, batch_size=7, shuffle=True, generator=np.random.default_rng(1), collate_fn=default_collate)
     assert fast.uses_fast_path

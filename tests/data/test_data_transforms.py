@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.data import DataError
-from chainrule.data import transforms
+from chainrule.data import DataError, transforms
 from chainrule.errors import ShapeError
 
 
@@ -119,7 +118,8 @@ def test_horizontal_flip():
 
 def test_compose_and_lambda():
     x = np.full((4, 1, 3, 3), 255, dtype=np.uint8)
-    pipeline = transforms.Compose([transforms.ToFloat(), transforms.Normalize(0.5, 0.5), transforms.RandomHorizontalFlip(0.5)])
+    steps = [transforms.ToFloat(), transforms.Normalize(0.5, 0.5), transforms.RandomHorizontalFlip(0.5)]
+    pipeline = transforms.Compose(steps)
     assert pipeline.batched
     np.testing.assert_array_equal(pipeline(x), np.ones((4, 1, 3, 3), np.float32))
     assert not transforms.Compose([transforms.ToFloat(), lambda a: a]).batched
