@@ -28,4 +28,4 @@ __all__ = [
     "rand", "rand_like", "randint", "randn", "randn_like", "set_grad_enabled", "tensor", "zeros", "zeros_like",
     *_ops_all
 ]
-from chainrule import data, nn, optim  # noqa: E402, F401 - last: they build on everything above
+from chainrule import data, io, models, nn, optim, viz  # noqa: E402, F401 - last: they build on everything above

@@ -172,6 +172,15 @@ class Tensor:
 
         backward([self], None if grad is None else [grad], retain_graph=retain_graph, create_graph=create_graph)
 
+    def backward_steps(self, grad: Tensor | Any = None) -> Iterator[Any]:
+        """Yield the backward pass one node at a time: node, upstream, local and downstream gradients.
+
+        Leaves the graph and every ``.grad`` untouched; see ``chainrule.viz.backward_steps``.
+        """
+        from chainrule.viz.steps import backward_steps
+
+        return backward_steps(self, grad)
+
     def detach(self) -> Tensor:
         """The same values (shared memory, shared version counter) cut from the graph."""
         out = Tensor(self._data)

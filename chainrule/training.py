@@ -100,8 +100,7 @@ def load_split(config: RunConfig, train: bool) -> tuple[np.ndarray, np.ndarray, 
 
     limit = config.limit_train if train else config.limit_test
     if config.dataset == "digits":
-        digits = data.load_digits()
-        images, labels = np.asarray(digits.data), np.asarray(digits.targets)
+        images, labels = data.load_digits()
         cut = int(len(images) * 0.8)  # a fixed 80/20 split
         images, labels = (images[:cut], labels[:cut]) if train else (images[cut:], labels[cut:])
         classes = [str(i) for i in range(10)]
@@ -225,9 +224,8 @@ def run(
     the_run = build(config)
     model, optimizer, scheduler, loader = the_run.model, the_run.optimizer, the_run.scheduler, the_run.loader
     if resume:
-        saved = io.load_checkpoint(checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler)
-        the_run.model_rng.bit_generator.state = saved.rng["model"]
-        the_run.shuffle_rng.bit_generator.state = saved.rng["shuffle"]
+        saved = io.load_checkpoint(checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler,
+                                   rng={"model": the_run.model_rng, "shuffle": the_run.shuffle_rng})
         position = {"epoch": saved.epoch, "batch": saved.extra["batch"], "sums": saved.extra["sums"]}
         epoch_start_shuffle = saved.extra.get("epoch_start_shuffle")
         history = saved.extra.get("history", [])
@@ -244,6 +242,7 @@ def run(
         )
 
     show = sys.stderr.isatty() if progress is None else progress
+    trained = 0  # batches trained by this call (for stop_after_batches)
     for epoch in range(position["epoch"], config.epochs):
         if position["batch"] and epoch_start_shuffle is not None:  # mid-epoch resume: replay the same order
             the_run.shuffle_rng.bit_generator.state = epoch_start_shuffle
@@ -255,7 +254,7 @@ def run(
         bar = _progress(len(loader), f"epoch {epoch + 1}/{config.epochs}", show)
         batch = skip
         try:
-            for batch, (xb, yb) in enumerate(_skip(iter(loader), skip), start=skip + 1):
+            for batch, (xb, yb) in enumerate(_skip(iter(loader), skip), start=skip + 1):  # noqa: B007 - read on Ctrl-C
                 logits = model(to_input(xb.data, config.dataset))
                 loss = F.cross_entropy(logits, yb)
                 optimizer.zero_grad()
@@ -273,7 +272,8 @@ def run(
                     bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{sums[1] / sums[2]:.3f}",
                                     samples_s=f"{rate:.0f}")
                     bar.update(1)
-                if stop_after_batches is not None and batch == stop_after_batches:
+                trained += 1
+                if stop_after_batches is not None and trained == stop_after_batches:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             if bar is not None:

@@ -99,6 +99,18 @@ def col2im(col: Any, g: ConvGeometry) -> Any:
     return padded[:, :, top : top + g.h, left : left + g.w].transpose(1, 0, 2, 3)
 
 
+def _grouped_matmul(a: Any, b: Any) -> Any:
+    """a (G, m, k) @ b (G, k, n) as one 2-D GEMM per group: NumPy's stacked matmul does not hand transposed
+    operands to BLAS (measured 30× slower for the weight gradient), while 2-D matmul does."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    xp = backend.get_array_module(a)
+    out = xp.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=xp.result_type(a, b))
+    for group in range(a.shape[0]):
+        xp.matmul(a[group], b[group], out=out[group])
+    return out
+
+
 def _as_matrix(o: Any, g: ConvGeometry) -> Any:
     """O (N, F, OH, OW) → (G, F/G, N·OH·OW), the GEMM's layout (free when O came from this module)."""
     return o.transpose(1, 0, 2, 3).reshape(g.groups, g.f // g.groups, g.n * g.oh * g.ow)
@@ -111,7 +123,7 @@ class Conv2d(Function):
     def forward(self, x, w, b=None):
         g = self.g
         col = im2col(x, g)
-        o = w.reshape(g.groups, g.f // g.groups, g.patch) @ col  # (G, F/G, N·OH·OW): one GEMM per group
+        o = _grouped_matmul(w.reshape(g.groups, g.f // g.groups, g.patch), col)  # (G, F/G, N·OH·OW)
         o = o.reshape(g.f, g.n, g.oh, g.ow)
         if b is not None:
             o += b[:, None, None, None] if b.ndim == 1 else b[:, None]
@@ -145,7 +157,7 @@ class ConvTranspose2d(Function):
     def forward(self, go, w):
         g = self.g
         w_t = w.reshape(g.groups, g.f // g.groups, g.patch).transpose(0, 2, 1)  # (G, C/G·KH·KW, F/G)
-        return col2im(w_t @ _as_matrix(go, g), g)
+        return col2im(_grouped_matmul(w_t, _as_matrix(go, g)), g)
 
     def backward(self, gx: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """Z = conv_transpose(gO, W) is linear in each argument with ⟨gZ, Z⟩ = ⟨conv(gZ, W), gO⟩, so
@@ -170,7 +182,7 @@ class WeightGrad(Function):
         g = self.g
         col = self.col if self.col is not None else im2col(x, g)
         self.col = None  # not needed by backward: let it go
-        gw = _as_matrix(go, g) @ col.transpose(0, 2, 1)  # (G, F/G, C/G·KH·KW)
+        gw = _grouped_matmul(_as_matrix(go, g), col.transpose(0, 2, 1))  # (G, F/G, C/G·KH·KW)
         return gw.reshape(g.f, g.c // g.groups, g.kh, g.kw)
 
     def backward(self, ggw: Tensor) -> tuple[Tensor | None, Tensor | None]:

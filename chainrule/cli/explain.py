@@ -1,0 +1,154 @@
+"""``chainrule explain``: the chain rule, node by node, for an expression given on the command line.
+
+    chainrule explain "(x + y) * z" x=-2 y=5 z=-4
+    chainrule explain "q = W @ x; f = sum(q ** 2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]" --svg graph.svg
+    chainrule explain --conv                      # a 5×5 input, a 3×3 kernel, stride 2, element by element
+    chainrule explain --conv "X=[[...]]" "W=[[...]]" b=0 --stride 1
+
+The expression is parsed with a whitelist (``chainrule.viz.expr``), never evaluated by Python. Refusals are
+one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from chainrule.errors import ChainruleError
+
+DESCRIPTION = """\
+Explain the backward pass of an expression: build its graph with chainrule tensors (float64), run forward and
+backward, and print, in backward order, each node's op, value, upstream gradient, local derivative(s) and
+downstream gradient(s). Variables are bound as name=value: numbers or small arrays (W=[[1,2],[3,4]]).
+Assignments name intermediate nodes: "q = x + y; f = q * z". An expression starting with '-' goes after --.
+"""
+
+EPILOG = """\
+operators: + - * / ** @ and unary -; indexing with integer literals (W[0], W[:, 1]).
+functions: {functions}
+  (max/min with two arguments are elementwise; with one, reductions; sum, mean, max, min, logsumexp, softmax
+  and log_softmax take dim=N)
+examples:
+  chainrule explain "(x + y) * z" x=-2 y=5 z=-4
+  chainrule explain "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3
+  chainrule explain "q = W @ x; f = sum(q ** 2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]" --svg graph.svg
+  chainrule explain --conv
+"""
+
+CONV_NAMES = ("X", "W", "b", "G")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from chainrule.viz.expr import FUNCTIONS
+
+    parser = subparsers.add_parser(
+        "explain",
+        help="show the chain rule, node by node, for an expression",
+        description=DESCRIPTION,
+        epilog=EPILOG.format(functions=", ".join(FUNCTIONS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("expression", nargs="?", help='the expression, e.g. "(x + y) * z"')
+    parser.add_argument("bindings", nargs="*", metavar="NAME=VALUE", help="variables, e.g. x=-2 W=[[1,2],[3,4]]")
+    parser.add_argument("--svg", metavar="FILE", help="also draw the graph as SVG (laid out by chainrule)")
+    parser.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
+    parser.add_argument(
+        "--layout", choices=("chainrule", "graphviz", "auto"), default="chainrule",
+        help="who lays out the SVG: chainrule (default), graphviz (needs its dot program), or auto",
+    )
+    parser.add_argument(
+        "--conv", action="store_true",
+        help="explain a convolution element by element instead (bindings X, W, b, G: input, kernel, bias and "
+        "upstream gradient; defaults: a 5×5 input and a 3×3 kernel)",
+    )
+    parser.add_argument("--stride", type=int, default=2, help="stride of --conv (default 2)")
+    parser.add_argument("--padding", type=int, default=0, help="zero padding of --conv (default 0)")
+    return parser
+
+
+def _error(message: Any) -> int:
+    print(f"chainrule explain: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
+
+
+def _bindings(items: list[str]) -> dict[str, np.ndarray]:
+    from chainrule.viz.expr import ExpressionError, parse_binding
+
+    result: dict[str, np.ndarray] = {}
+    for item in items:
+        name, value = parse_binding(item)
+        if name in result:
+            raise ExpressionError(f"'{name}' is bound twice")
+        result[name] = value
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    _utf8_output()
+    try:
+        with np.errstate(all="ignore"):  # inf and nan are shown in the table; no warnings on stderr
+            return _run_conv(args) if args.conv else _run_expression(args)
+    except (ChainruleError, ValueError, TypeError, IndexError, OSError, RecursionError, MemoryError) as e:
+        return _error(e)
+
+
+def _run_expression(args: argparse.Namespace) -> int:
+    from chainrule.viz import draw, evaluate, explain
+
+    if not args.expression:
+        return _error('no expression; e.g. chainrule explain "(x + y) * z" x=-2 y=5 z=-4 (or --conv)')
+    variables = _bindings(args.bindings)
+    result = evaluate(args.expression, variables)
+    output = result.output
+    if not output.requires_grad:
+        return _error("the expression does not depend on any variable; bind one on the command line, e.g. x=2")
+    if output.data.size != 1:
+        return _error(
+            f"the expression has shape {output.shape}; explain needs one number at the end: wrap it in sum(...) "
+            f"or mean(...)"
+        )
+    table = explain(output)
+    print(table)
+    unused = [name for name in variables if name not in table.gradients]
+    if unused:
+        print(f"(not used by the expression, so their gradient is 0: {', '.join(unused)})")
+    for path, kind in ((args.svg, "svg"), (args.dot, "dot")):
+        if path:
+            draw(output, path, layout=args.layout, format=kind)
+            print(f"graph written to {path}")
+    return 0
+
+
+def _run_conv(args: argparse.Namespace) -> int:
+    from chainrule.viz import explain_conv
+
+    items = ([args.expression] if args.expression else []) + list(args.bindings)
+    if args.svg or args.dot:
+        return _error("--svg and --dot draw expression graphs; they do not apply to --conv")
+    values = _bindings(items)
+    unknown = [name for name in values if name not in CONV_NAMES]
+    if unknown:
+        return _error(f"--conv takes the bindings {', '.join(CONV_NAMES)}; got '{unknown[0]}'")
+    b = values.get("b")
+    if b is not None and b.size != 1:
+        return _error(f"--conv: b must be one number (one filter), got shape {b.shape}")
+    result = explain_conv(
+        values.get("X"), values.get("W"), None if b is None else float(b.reshape(-1)[0]),
+        stride=args.stride, padding=args.padding, grad_output=values.get("G"),
+    )
+    print(result)
+    return 0
+
+
+def _utf8_output() -> None:
+    """Print ∂, × and ᵀ even where the terminal's encoding lacks them (replaced, never an error)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+                pass

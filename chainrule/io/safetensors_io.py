@@ -1,0 +1,67 @@
+"""Optional: model weights as a ``.safetensors`` file (needs ``pip install 'chainrule[safetensors]'``).
+
+Only a flat dict name → array (a model's ``state_dict()``) fits this format; for optimizer state, schedulers,
+RNG streams and configs use ``save_checkpoint``. The file is written atomically, like every chainrule file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import IO, Any
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.io.format import CheckpointError, atomic_write
+from chainrule.tensor import Tensor
+
+__all__ = ["load_safetensors", "save_safetensors"]
+
+
+def _safetensors_numpy() -> Any:
+    try:
+        import safetensors.numpy as st_numpy
+    except ImportError as e:
+        raise ImportError(
+            "chainrule.io's safetensors functions need the optional 'safetensors' package: "
+            "pip install 'chainrule[safetensors]'"
+        ) from e
+    return st_numpy
+
+
+def save_safetensors(
+    path: str | os.PathLike[str], state_dict: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+) -> None:
+    """Write ``state_dict`` (name → Tensor or array) to ``path`` in the safetensors format, atomically.
+
+    ``metadata`` is an optional dict of strings stored in the file's header.
+    """
+    st_numpy = _safetensors_numpy()
+    arrays = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"save_safetensors: keys must be strings, got {key!r}")
+        array = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
+        arrays[key] = np.ascontiguousarray(array)
+    data = st_numpy.save(arrays, metadata=dict(metadata) if metadata is not None else None)
+
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    atomic_write(path, write)
+
+
+def load_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read a safetensors file into a dict name → NumPy array (``model.load_state_dict`` accepts it).
+
+    A file that is not a valid safetensors file raises ``CheckpointError`` naming it.
+    """
+    st_numpy = _safetensors_numpy()
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return dict(st_numpy.load(data))
+    except Exception as e:  # the parser's own error types live in a compiled module
+        raise CheckpointError(f"cannot load {path!r}: it is not a valid safetensors file ({e})", path) from e

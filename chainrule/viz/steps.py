@@ -1,0 +1,354 @@
+"""The backward pass one node at a time, recorded instead of only accumulated.
+
+``BackwardWalk`` visits the graph of an output in the engine's order (a heap keyed by −generation, so a node
+runs only after every consumer of its outputs has sent its gradient), calls each Function's own
+``run_backward`` under ``no_grad`` and records, per node, the upstream gradient it received, the local
+derivative of each input (from ``chainrule.viz.local``) and the downstream gradient it sent. The graph is
+never released and no ``.grad`` is touched: after walking, the computation can still be backpropagated as usual.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.errors import BackwardError, ShapeError
+from chainrule.tensor import Tensor, as_array
+from chainrule.viz.format import fmt_value, plain, to_numpy
+from chainrule.viz.local import Context, Local, local_derivatives, op_info
+
+Names = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | Any  # or a Module (its named_parameters)
+
+
+# ----- the graph: every Function and Tensor reachable from an output -----------------------------------
+
+
+@dataclass
+class Trace:
+    """The graph behind ``root``: Functions and Tensors (by id) in discovery order, producers last."""
+
+    root: Tensor
+    functions: list[Any] = field(default_factory=list)
+    tensors: dict[int, Tensor] = field(default_factory=dict)
+
+
+def _freed(fn: Any, op: str) -> BackwardError:
+    return BackwardError(
+        f"{op}: the graph was freed by an earlier backward ({fn.name}, generation {fn.generation} is released); "
+        f"call {op} before backward(), or pass retain_graph=True to backward()"
+    )
+
+
+def trace(root: Tensor, op: str = "explain") -> Trace:
+    """Collect the graph of ``root`` without recursion, refusing a graph an earlier backward has freed."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(root).__name__}")
+    result = Trace(root)
+    result.tensors[id(root)] = root
+    seen: set[int] = set()
+    stack = [root.creator] if root.creator is not None else []
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        if fn.released:
+            raise _freed(fn, op)
+        result.functions.append(fn)
+        for ref in fn.outputs:
+            out = ref()
+            if out is not None:
+                result.tensors.setdefault(id(out), out)
+        for x in fn.inputs:
+            result.tensors.setdefault(id(x), x)
+            if x.creator is not None and id(x.creator) not in seen:
+                stack.append(x.creator)
+    return result
+
+
+def forward_inputs(graph: Trace) -> list[Tensor]:
+    """Every tensor that feeds a Function, in forward order: by generation, then as the inputs are listed."""
+    functions = sorted(reversed(graph.functions), key=lambda f: f.generation)
+    seen: dict[int, Tensor] = {}
+    for fn in functions:
+        for x in fn.inputs:
+            seen.setdefault(id(x), x)
+    return list(seen.values())
+
+
+class Namer:
+    """A display name for every tensor of a trace: given names, then ``Tensor.name``, then automatic ones.
+
+    Automatic names: the output is ``L``; intermediates ``t1, t2, ...`` in forward order; leaves that require
+    grad ``leaf1, ...``; constants their value when they hold one number, else ``const1, ...``.
+    """
+
+    def __init__(self, graph: Trace, names: Names = None) -> None:
+        self.names: dict[int, str] = {}
+        for name, tensor in _pairs(names):
+            self.names[id(tensor)] = str(name)
+        counters = {"t": 0, "leaf": 0, "const": 0}
+        order = sorted(reversed(list(graph.tensors.values())), key=lambda t: t.generation)  # forward order
+        for t in order:
+            if id(t) in self.names:
+                continue
+            if t.name:
+                self.names[id(t)] = str(t.name)
+            elif t is graph.root:
+                self.names[id(t)] = "L"
+            elif t.creator is not None:
+                counters["t"] += 1
+                self.names[id(t)] = f"t{counters['t']}"
+            elif t.requires_grad:
+                counters["leaf"] += 1
+                self.names[id(t)] = f"leaf{counters['leaf']}"
+            elif t.data.size == 1:
+                self.names[id(t)] = fmt_value(t.data.reshape(()))
+            else:
+                counters["const"] += 1
+                self.names[id(t)] = f"const{counters['const']}"
+
+    def __call__(self, t: Tensor | None) -> str:
+        if t is None:
+            return "(unused)"
+        return self.names.get(id(t), "?")
+
+
+def _pairs(names: Names) -> list[tuple[str, Tensor]]:
+    if names is None:
+        return []
+    if hasattr(names, "named_parameters"):  # a Module
+        return list(names.named_parameters())
+    if isinstance(names, Mapping):
+        return list(names.items())
+    return list(names)
+
+
+# ----- one step of the backward pass ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputStep:
+    """One input of a node: its name and value, ∂node/∂input, and the gradient sent to it (None: not needed)."""
+
+    name: str
+    value: Any
+    local: Any
+    formula: str
+    downstream: Any
+    tensor: Tensor = field(repr=False, compare=False)
+    rule: Local = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "value": self.value, "local": self.local, "local_formula": self.formula,
+            "product": self.rule.product, "downstream": self.downstream,
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Function of the backward pass: downstream = upstream × local, for each of its inputs.
+
+    Unpacks as ``node, upstream, local, downstream`` (the last two one entry per input).
+    """
+
+    index: int
+    node: str  # the output's name (names joined by ", " for ops with several outputs)
+    op: str
+    pattern: str
+    value: Any  # the forward value of the output (a tuple for several outputs)
+    upstream: Any  # ∂(output of the walk)/∂node, what this node received (a tuple for several outputs)
+    inputs: tuple[InputStep, ...]
+    function: Any = field(repr=False, compare=False)
+    outputs: tuple[Tensor | None, ...] = field(repr=False, compare=False)
+
+    @property
+    def local(self) -> tuple[Any, ...]:
+        """∂node/∂input per input: the value, or None where only a formula is known."""
+        return tuple(i.local for i in self.inputs)
+
+    @property
+    def local_formulas(self) -> tuple[str, ...]:
+        return tuple(i.formula for i in self.inputs)
+
+    @property
+    def downstream(self) -> tuple[Any, ...]:
+        """∂(output of the walk)/∂input per input (None for constants)."""
+        return tuple(i.downstream for i in self.inputs)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.node, self.upstream, self.local, self.downstream))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.index, "node": self.node, "op": self.op, "pattern": self.pattern, "value": self.value,
+            "upstream": self.upstream, "inputs": [i.to_dict() for i in self.inputs],
+        }
+
+
+# ----- the walk ------------------------------------------------------------------------------------------
+
+
+def _root_grad(op: str, root: Tensor, grad: Any) -> Tensor:
+    if not root.requires_grad:
+        raise BackwardError(
+            f"{op}: the output does not require grad, so there is no backward pass to show; hint: give a leaf "
+            f"requires_grad=True and do not compute under cr.no_grad()"
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise BackwardError(
+                f"{op}: a gradient can be created implicitly only for one-element outputs, but the output has "
+                f"shape {root.shape}; pass grad= of that shape, or reduce the output first with .sum()"
+            )
+        return Tensor(backend.get_array_module(root.data).ones_like(root.data))
+    g = grad if isinstance(grad, Tensor) else Tensor(as_array(grad, root.dtype))
+    if g.shape != root.shape:
+        raise ShapeError(f"{op}: grad has shape {g.shape} but the output has shape {root.shape}")
+    return g
+
+
+class BackwardWalk:
+    """Iterate over the backward steps of ``output``; afterwards ``gradient(t)`` is ∂output/∂t for every t reached.
+
+    Iterating twice replays the recorded steps; the graph is never modified.
+    """
+
+    def __init__(self, output: Tensor, grad: Any = None, names: Names = None, op: str = "backward_steps") -> None:
+        self.graph = trace(output, op)
+        self.root = output
+        self.root_grad = _root_grad(op, output, grad)
+        self.name = Namer(self.graph, names)
+        self.steps: list[Step] = []
+        self.grads: dict[int, tuple[Tensor, Tensor]] = {}  # id(tensor) → (tensor, its total gradient)
+        self.done = False
+        self._running: Iterator[Step] | None = None  # the walk, advanced one step at a time
+
+    def __iter__(self) -> Iterator[Step]:
+        if self._running is None:
+            self._running = self._walk()
+        i = 0
+        while True:
+            if i < len(self.steps):
+                yield self.steps[i]
+                i += 1
+            elif self.done or next(self._running, None) is None:
+                return
+
+    def run(self) -> BackwardWalk:
+        """Walk to the end (if not done yet) and return self."""
+        for _ in self:
+            pass
+        return self
+
+    def gradient(self, tensor: Tensor) -> np.ndarray | None:
+        entry = self.grads.get(id(tensor))
+        return None if entry is None else to_numpy(entry[1])
+
+    def leaf_gradients(self) -> dict[str, Any]:
+        """name → ∂output/∂leaf for the leaves that require grad, in the order the forward pass used them."""
+        self.run()
+        result: dict[str, Any] = {}
+        for t in forward_inputs(self.graph):
+            if t.creator is None and t.requires_grad and id(t) in self.grads:
+                result.setdefault(self.name(t), plain(self.grads[id(t)][1]))
+        if self.root.creator is None and id(self.root) in self.grads:
+            result.setdefault(self.name(self.root), plain(self.grads[id(self.root)][1]))
+        return result
+
+    def _walk(self) -> Iterator[Step]:
+        pending: dict[int, list[Tensor | None]] = {}
+        alive: dict[int, list[Tensor | None]] = {}
+        heap: list[tuple[int, int, Any]] = []
+        order = itertools.count()
+
+        def accumulate(total: Tensor | None, g: Tensor) -> Tensor:
+            return g if total is None else Tensor(total.data + g.data)
+
+        def send(x: Tensor, g: Tensor) -> None:
+            fn = x.creator
+            if fn is None:
+                if x.requires_grad:
+                    previous = self.grads.get(id(x))
+                    self.grads[id(x)] = (x, accumulate(None if previous is None else previous[1], g))
+                return
+            if fn.released:
+                raise _freed(fn, "backward_steps")
+            slots = pending.get(id(fn))
+            if slots is None:
+                slots = pending[id(fn)] = [None] * len(fn.outputs)
+                alive[id(fn)] = [None] * len(fn.outputs)
+                heapq.heappush(heap, (-fn.generation, next(order), fn))
+            i = x.output_index
+            slots[i] = accumulate(slots[i], g)
+            alive[id(fn)][i] = x
+
+        # grad mode is switched off around each backward only, never across a yield: between steps the
+        # caller's code runs with its own grad mode
+        with no_grad():
+            send(self.root, self.root_grad)
+        while heap:
+            fn = heapq.heappop(heap)[2]
+            held = alive.pop(id(fn))  # held so that fn.output() works inside backward, as in the engine
+            upstream = pending.pop(id(fn))
+            with no_grad():
+                downstream = fn.run_backward(upstream)
+            outputs = tuple(h if h is not None else ref() for h, ref in zip(held, fn.outputs))
+            for out, g in zip(outputs, upstream):
+                if out is not None and g is not None:
+                    self.grads[id(out)] = (out, g)
+            step = self._step(fn, outputs, upstream, downstream)
+            self.steps.append(step)
+            with no_grad():
+                for x, gx in zip(fn.inputs, downstream):
+                    if gx is not None:
+                        send(x, gx)
+            yield step
+        self.done = True
+
+    def _step(self, fn: Any, outputs: tuple, upstream: list, downstream: list) -> Step:
+        info = op_info(fn)
+        in_names = [self.name(x) for x in fn.inputs]
+        out_names = [self.name(o) for o in outputs]
+        xs = [to_numpy(x.data) for x in fn.inputs]
+        ys = [None if o is None else to_numpy(o.data) for o in outputs]
+        context = Context(fn, xs, ys, in_names, out_names)
+        locals_ = local_derivatives(fn, context)
+        ups = [
+            plain(g) if g is not None else np.zeros(shape) for g, (shape, _) in zip(upstream, fn.output_specs)
+        ]
+        inputs = tuple(
+            InputStep(
+                name=name, value=plain(x), local=plain(rule.value) if rule.value is not None else None,
+                formula=rule.formula, downstream=plain(gx), tensor=x, rule=rule,
+            )
+            for name, x, rule, gx in zip(in_names, fn.inputs, locals_, downstream)
+        )
+        single = len(outputs) == 1
+        return Step(
+            index=len(self.steps) + 1,
+            node=out_names[0] if single else ", ".join(out_names),
+            op=info.name,
+            pattern=info.pattern,
+            value=plain(ys[0]) if single else tuple(plain(y) for y in ys),
+            upstream=ups[0] if single else tuple(ups),
+            inputs=inputs,
+            function=fn,
+            outputs=outputs,
+        )
+
+
+def backward_steps(output: Tensor, grad: Any = None, names: Names = None) -> Iterator[Step]:
+    """Yield the backward pass of ``output`` one node at a time: node, upstream, local and downstream gradients.
+
+    Runs each op's own backward in the engine's order, without releasing the graph or touching ``.grad``.
+    """
+    yield from BackwardWalk(output, grad, names, op="backward_steps")
