@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -319,19 +318,10 @@ def _progress(total: int, desc: str, show: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
 
 
-def _write_atomic(path: Path, text: str | bytes) -> None:
-    data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _write_atomic(path: Path, text: str) -> None:
+    from chainrule.io import atomic_write
+
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
@@ -342,34 +332,11 @@ def _write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
     writer.writerows(history)
     _write_atomic(out / "metrics.csv", text.getvalue())
     try:
+        from chainrule.viz.plots import plot_curves
+
         plot_curves(history, out / "curves.png")
     except ImportError:
         pass  # matplotlib is an optional extra; the metrics files are written regardless
-
-
-def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
-    """Loss and accuracy per epoch, train and test, as a PNG (matplotlib, headless)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.6))
-    for split in ("train", "test"):
-        ax_loss.plot(epochs, [row[f"{split}_loss"] for row in history], marker="o", label=split)
-        ax_acc.plot(epochs, [row[f"{split}_acc"] for row in history], marker="o", label=split)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    buffer = _io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    _write_atomic(path, buffer.getvalue())
-    return path
 
 
 def load_trained(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, RunConfig]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io as _io
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from chainrule.errors import ChainruleError
 from chainrule.training import _write_atomic, evaluate, load_split, load_trained
+from chainrule.viz.plots import plot_confusion
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -46,31 +46,6 @@ def format_report(counts: np.ndarray, names: list[str]) -> str:
     lines.append(" " * (width + 2) + "".join(f"{i:>{cell}}" for i in range(len(names))))
     lines += [f"  {name:<{width}}" + "".join(f"{c:>{cell}}" for c in row) for name, row in zip(names, counts)]
     return "\n".join(lines)
-
-
-def plot_confusion(counts: np.ndarray, names: list[str], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 6))
-    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (row-normalised)")
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if rates[i, j] > 0.5 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    buffer = _io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    _write_atomic(path, buffer.getvalue())
-    return path
 
 
 def run(args: argparse.Namespace) -> int:

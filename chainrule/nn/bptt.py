@@ -20,7 +20,6 @@ Both keep the graph (``retain_graph=True``), so ``loss.backward()`` can follow.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -84,13 +83,6 @@ def plot_gradient_norms(curves: Mapping[str, Sequence[float]], path: str | os.Pa
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from chainrule.viz.plots import save_png  # the one atomic PNG writer
+
+    return save_png(fig, path)

@@ -17,7 +17,7 @@ slice copy; then O = W(F, C·KH·KW) @ col is one GEMM per group. col2im is the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chainrule import backend
@@ -111,6 +111,22 @@ def _grouped_matmul(a: Any, b: Any) -> Any:
     return out
 
 
+# Convolutions run over the batch in chunks whose column buffer stays in cache while the GEMM reads it, instead
+# of one buffer of C·KH·KW·N·OH·OW values that makes every copy go to memory (and costs its page faults).
+COL_BYTES = 8 << 20
+
+
+def _batch_chunks(g: ConvGeometry, itemsize: int) -> list[tuple[int, int, ConvGeometry]]:
+    """(first image, end, geometry of that many images) for each chunk of the batch."""
+    per_image = g.c * g.kh * g.kw * g.oh * g.ow * itemsize
+    size = max(1, min(g.n, COL_BYTES // max(per_image, 1)))
+    chunks = []
+    for start in range(0, g.n, size):
+        end = min(start + size, g.n)
+        chunks.append((start, end, g if end - start == g.n else replace(g, n=end - start)))
+    return chunks
+
+
 def _as_matrix(o: Any, g: ConvGeometry) -> Any:
     """O (N, F, OH, OW) → (G, F/G, N·OH·OW), the GEMM's layout (free when O came from this module)."""
     return o.transpose(1, 0, 2, 3).reshape(g.groups, g.f // g.groups, g.n * g.oh * g.ow)
@@ -122,13 +138,14 @@ class Conv2d(Function):
 
     def forward(self, x, w, b=None):
         g = self.g
-        col = im2col(x, g)
-        o = _grouped_matmul(w.reshape(g.groups, g.f // g.groups, g.patch), col)  # (G, F/G, N·OH·OW)
-        o = o.reshape(g.f, g.n, g.oh, g.ow)
+        out = backend.get_array_module(x).empty((g.n, g.f, g.oh * g.ow), dtype=x.dtype)
+        kernel = w.reshape(g.groups, g.f // g.groups, g.patch)
+        for start, end, chunk in _batch_chunks(g, x.dtype.itemsize):
+            o = _grouped_matmul(kernel, im2col(x[start:end], chunk))  # (G, F/G, n·OH·OW): one GEMM per group
+            out[start:end] = o.reshape(g.f, end - start, -1).transpose(1, 0, 2)
         if b is not None:
-            o += b[:, None, None, None] if b.ndim == 1 else b[:, None]
-        self.col = col  # reused by the weight gradient, so im2col runs once per step; freed with the node
-        return o.transpose(1, 0, 2, 3)
+            out += b[:, None] if b.ndim == 1 else b.reshape(g.f, -1)
+        return out.reshape(g.n, g.f, g.oh, g.ow)
 
     def backward(self, go: Tensor) -> tuple[Tensor | None, ...]:
         """O = conv(X, W) + b, gO (N, F, OH, OW):
@@ -140,7 +157,7 @@ class Conv2d(Function):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         gx = ConvTranspose2d(self.g)(go, w) if need[0] else None
-        gw = WeightGrad(self.g, getattr(self, "col", None))(x, go) if need[1] else None
+        gw = WeightGrad(self.g)(x, go) if need[1] else None
         if len(self.inputs) == 2:
             return gx, gw
         b = self.inputs[2]
@@ -157,7 +174,10 @@ class ConvTranspose2d(Function):
     def forward(self, go, w):
         g = self.g
         w_t = w.reshape(g.groups, g.f // g.groups, g.patch).transpose(0, 2, 1)  # (G, C/G·KH·KW, F/G)
-        return col2im(_grouped_matmul(w_t, _as_matrix(go, g)), g)
+        gx = backend.get_array_module(go).empty((g.n, g.c, g.h, g.w), dtype=go.dtype)
+        for start, end, chunk in _batch_chunks(g, go.dtype.itemsize):
+            gx[start:end] = col2im(_grouped_matmul(w_t, _as_matrix(go[start:end], chunk)), chunk)
+        return gx
 
     def backward(self, gx: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """Z = conv_transpose(gO, W) is linear in each argument with ⟨gZ, Z⟩ = ⟨conv(gZ, W), gO⟩, so
@@ -175,15 +195,16 @@ class ConvTranspose2d(Function):
 class WeightGrad(Function):
     """X, gO → W-shaped: the correlation of X with gO (the weight gradient of conv)."""
 
-    def __init__(self, geometry: ConvGeometry, col: Any = None) -> None:
-        self.g, self.col = geometry, col
+    def __init__(self, geometry: ConvGeometry) -> None:
+        self.g = geometry
 
     def forward(self, x, go):
         g = self.g
-        col = self.col if self.col is not None else im2col(x, g)
-        self.col = None  # not needed by backward: let it go
-        gw = _grouped_matmul(_as_matrix(go, g), col.transpose(0, 2, 1))  # (G, F/G, C/G·KH·KW)
-        return gw.reshape(g.f, g.c // g.groups, g.kh, g.kw)
+        gw = None
+        for start, end, chunk in _batch_chunks(g, x.dtype.itemsize):  # im2col again, chunk by chunk, in cache
+            part = _grouped_matmul(_as_matrix(go[start:end], chunk), im2col(x[start:end], chunk).transpose(0, 2, 1))
+            gw = part if gw is None else gw.__iadd__(part)
+        return gw.reshape(g.f, g.c // g.groups, g.kh, g.kw)  # (G, F/G, C/G·KH·KW) → W's layout
 
     def backward(self, ggw: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """V = weight_grad(X, gO) is linear in each argument with ⟨gV, V⟩ = ⟨conv(X, gV), gO⟩, so

@@ -182,3 +182,22 @@ def test_float32_stays_float32():
     y = F.conv2d(*xs, padding=1)
     y.sum().backward()
     assert y.dtype == np.float32 and all(t.grad.dtype == np.float32 for t in xs)
+
+
+@pytest.mark.parametrize("case", [CONV_CASES[1], CONV_CASES[3], CONV_CASES[5]])
+def test_batch_chunking_gives_the_same_numbers(case, monkeypatch):
+    """Convolutions run in batch chunks sized to the cache; with tiny chunks (one image each) the results and
+    every gradient still equal PyTorch's, for conv2d and conv_transpose2d."""
+    import chainrule.ops.conv as conv
+
+    monkeypatch.setattr(conv, "COL_BYTES", 1)
+    _, _, s, p, d, g = case
+    check_torch(
+        lambda x, w, b: F.conv2d(x, w, b, s, p, d, g), lambda x, w, b: TF.conv2d(x, w, b, s, p, d, g),
+        _conv_arrays(case, seed=9),
+    )
+    check_torch(
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+        lambda x, w: TF.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+        _transpose_arrays(TRANSPOSE_CASES[1], seed=9)[:2],
+    )
