@@ -32,7 +32,7 @@ from chainrule.ops.activation import relu, sigmoid, tanh
 from chainrule.ops.dropout import dropout
 from chainrule.ops.linalg import linear
 from chainrule.ops.recurrent import gru_cell, lstm_cell, rnn_cell
-from chainrule.ops.shape import cat, split, stack
+from chainrule.ops.shape import cat, split, stack, unbind
 from chainrule.tensor import Tensor
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
@@ -262,7 +262,8 @@ class _RNNBase(Module):
             outputs = []
             for d, suffix in enumerate(directions):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-                xw = linear(x, w_ih, b_ih)  # (L, N, gates·H): the input projection of every step in one GEMM
+                # the input projection of every step in one GEMM, then its L steps as one Function's outputs
+                xw = unbind(linear(x, w_ih, b_ih))
                 steps = range(x.shape[0] - 1, -1, -1) if suffix else range(x.shape[0])
                 state = states[layer * len(directions) + d]
                 hs: list[Tensor] = [None] * x.shape[0]  # type: ignore[list-item]

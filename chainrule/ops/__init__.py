@@ -54,6 +54,7 @@ from chainrule.ops.shape import (
     stack,
     sum_to,
     transpose,
+    unbind,
     unsqueeze,
 )
 
@@ -62,5 +63,5 @@ __all__ = [
     "cos", "div", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "gt", "le", "leaky_relu", "log",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
     "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze",
-    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unsqueeze", "var", "where"
+    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unbind", "unsqueeze", "var", "where"
 ]

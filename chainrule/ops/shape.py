@@ -8,29 +8,59 @@ places (expand, repeated fancy indices) the backward adds the gradients from tho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from chainrule import backend
-from chainrule.autograd.broadcast import broadcast_to, sum_to
+from chainrule import backend, dtypes
+from chainrule.autograd import broadcast as _broadcast
 from chainrule.autograd.function import Function, is_broadcast_of
-from chainrule.errors import ShapeError
-from chainrule.ops.operands import as_tensor, normalize_dim
+from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError, IndexRangeError, ShapeError
+from chainrule.ops.operands import (
+    _is_int,
+    as_tensor,
+    check_number,
+    check_size,
+    describe,
+    int_tuple,
+    normalize_dim,
+)
 from chainrule.tensor import Tensor
 
 __all__ = [
     "broadcast_to", "cat", "concatenate", "expand", "flatten", "getitem", "pad", "permute", "reshape",
-    "split", "squeeze", "stack", "sum_to", "transpose", "unsqueeze",
+    "split", "squeeze", "stack", "sum_to", "transpose", "unbind", "unsqueeze",
 ]
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept both f(x, 2, 3) and f(x, (2, 3))."""
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-        shape = tuple(shape[0])
-    return tuple(int(n) for n in shape)
+def _shape_arg(op: str, shape: tuple[Any, ...], name: str = "shape") -> tuple[int, ...]:
+    """Accept both f(x, 2, 3) and f(x, (2, 3)); every size must be an int."""
+    if len(shape) == 1 and not _is_int(shape[0]):
+        return int_tuple(op, name, shape[0])
+    return int_tuple(op, name, shape)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """``x`` repeated along new or size-1 axes to ``shape`` (NumPy's broadcasting rule)."""
+    x = as_tensor("broadcast_to", x)
+    shape = int_tuple("broadcast_to", "shape", shape)
+    if any(n < 0 for n in shape):
+        raise ShapeError(f"broadcast_to: sizes must be ≥ 0, got shape {shape}")
+    check_size("broadcast_to", "the result", shape, x.dtype)
+    return _broadcast.broadcast_to(x, shape)
+
+
+def sum_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape`` (PyTorch's sum_to_size)."""
+    x = as_tensor("sum_to", x)
+    shape = int_tuple("sum_to", "shape", shape)
+    if any(n < 0 for n in shape):
+        raise ShapeError(f"sum_to: sizes must be ≥ 0, got shape {shape}")
+    if x.dtype.kind == "b":  # PyTorch keeps bool when nothing is summed and counts (int64) otherwise: say which
+        raise DTypeError("sum_to: a bool tensor has no sum in its own dtype; hint: count with x.long() first")
+    return _broadcast.sum_to(x, shape)
 
 
 class Reshape(Function):
@@ -50,8 +80,8 @@ class Reshape(Function):
 def reshape(x: Any, *shape: int | Sequence[int]) -> Tensor:
     """The same elements in a new shape; one size may be −1 (inferred)."""
     x = as_tensor("reshape", x)
-    target = _shape_arg(shape)
-    known = int(np.prod([n for n in target if n != -1]))
+    target = _shape_arg("reshape", shape)
+    known = math.prod(n for n in target if n != -1)  # Python ints: no overflow for absurd sizes
     if target.count(-1) > 1 or any(n < -1 for n in target):
         raise ShapeError(f"reshape: invalid shape {target}; sizes must be ≥ 0 with at most one −1")
     if (-1 in target and (known == 0 or x.data.size % known)) or (-1 not in target and known != x.data.size):
@@ -82,7 +112,7 @@ class Permute(Function):
 def permute(x: Any, *dims: int | Sequence[int]) -> Tensor:
     """Reorder the axes: output axis i is input axis dims[i]."""
     x = as_tensor("permute", x)
-    dims = _shape_arg(dims)
+    dims = _shape_arg("permute", dims, "dims")
     axes = tuple(normalize_dim("permute", d, x.ndim) for d in dims)
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"permute: dims {dims} must be a permutation of the {x.ndim} dims of shape {x.shape}")
@@ -96,6 +126,8 @@ def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
     x = as_tensor("transpose", x)
     axes = list(range(x.ndim))
     a, b = normalize_dim("transpose", dim0, x.ndim), normalize_dim("transpose", dim1, x.ndim)
+    if x.ndim == 0:  # dims 0 and −1 of a 0-d tensor: nothing to swap
+        return x
     axes[a], axes[b] = axes[b], axes[a]
     return permute(x, tuple(axes))
 
@@ -103,7 +135,7 @@ def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
 def expand(x: Any, *sizes: int | Sequence[int]) -> Tensor:
     """Broadcast to ``sizes``, where −1 keeps a dim's size (PyTorch's expand)."""
     x = as_tensor("expand", x)
-    sizes = _shape_arg(sizes)
+    sizes = _shape_arg("expand", sizes, "sizes")
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise ShapeError(f"expand: {len(sizes)} sizes given for a tensor of shape {x.shape}")
@@ -113,7 +145,8 @@ def expand(x: Any, *sizes: int | Sequence[int]) -> Tensor:
             f"expand: cannot expand shape {x.shape} to {sizes}; new dims go in front with sizes ≥ 0, and an "
             f"existing dim keeps its size (or −1) unless it is 1"
         )
-    return broadcast_to(x, shape)
+    check_size("expand", "the result", shape, x.dtype)
+    return _broadcast.broadcast_to(x, shape)
 
 
 def squeeze(x: Any, dim: int | Sequence[int] | None = None) -> Tensor:
@@ -122,8 +155,12 @@ def squeeze(x: Any, dim: int | Sequence[int] | None = None) -> Tensor:
     if dim is None:
         dims = {i for i, n in enumerate(x.shape) if n == 1}
     else:
-        named = (dim,) if isinstance(dim, (int, np.integer)) else dim
+        if not _is_int(dim) and not isinstance(dim, (tuple, list)):
+            raise ArgumentTypeError(f"squeeze: dim must be None, an int or a tuple of ints, got {describe(dim)}")
+        named = (dim,) if _is_int(dim) else tuple(dim)
         dims = {normalize_dim("squeeze", d, x.ndim) for d in named}  # a 0-d tensor accepts dim 0 and −1
+        if len(dims) != len(named):
+            raise ArgumentError(f"squeeze: dim {named} names an axis more than once")
         dims = {d for d in dims if d < x.ndim and x.shape[d] == 1}
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
@@ -138,11 +175,11 @@ def unsqueeze(x: Any, dim: int) -> Tensor:
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim (inclusive) into one."""
     x = as_tensor("flatten", x)
+    s, e = normalize_dim("flatten", start_dim, x.ndim), normalize_dim("flatten", end_dim, x.ndim)
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = normalize_dim("flatten", start_dim, x.ndim), normalize_dim("flatten", end_dim, x.ndim)
     if s > e:
-        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
+        raise ArgumentError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
     return reshape(x, x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :])
 
 
@@ -177,11 +214,57 @@ class Split(Function):
         return cat(gys, self.dim)
 
 
+def _tensor_list(op: str, tensors: Any) -> list[Tensor]:
+    """A non-empty list or tuple of tensors, promoted to one dtype as binary ops are (int and float give float;
+    float32 and float64 do not mix)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise ArgumentTypeError(
+            f"{op}: argument 'tensors' must be a list or tuple of tensors, got {describe(tensors)}; hint: "
+            f"{op}([a, b])"
+        )
+    xs = [as_tensor(op, t, f"tensors[{i}]") for i, t in enumerate(tensors)]
+    if not xs:
+        raise ArgumentError(f"{op}: expected a non-empty sequence of tensors")
+    kinds = {x.dtype for x in xs}
+    if len(kinds) > 1:
+        dtype = dtypes.result_dtype(op, *kinds)
+        xs = [x if x.dtype == dtype else x.to(dtype) for x in xs]
+    return xs
+
+
+class Unbind(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def forward(self, x):
+        lead = (slice(None),) * self.dim
+        return tuple(x[lead + (i,)] for i in range(x.shape[self.dim]))  # views, no copies
+
+    def backward(self, *gys: Tensor) -> Tensor:
+        """yᵢ = x[…, i, …] (the i-th slice along dim): gx = stack(gy₀, gy₁, …) along dim, zeros for unused slices.
+
+        One Function for all slices, so the backward writes each gradient once; indexing x[i] slice by slice
+        would scatter each into a zero array of x's full shape (quadratic in the number of slices).
+        """
+        return stack(gys, self.dim)
+
+
+def unbind(x: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """All slices of ``x`` along ``dim``, with that dim removed (PyTorch's unbind): e.g. the time steps of a
+    sequence."""
+    x = as_tensor("unbind", x)
+    d = normalize_dim("unbind", dim, x.ndim)
+    if x.shape[d] == 0:
+        return ()
+    out = Unbind(d)(x)
+    return out if isinstance(out, tuple) else (out,)
+
+
 def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; all other dims must match."""
-    xs = [as_tensor("cat", t, f"tensors[{i}]") for i, t in enumerate(tensors)]
-    if not xs:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
+    xs = _tensor_list("cat", tensors)
     if xs[0].ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack to join them along a new dim")
     d = normalize_dim("cat", dim, xs[0].ndim)
@@ -191,8 +274,6 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
                 f"cat: tensors[{i}] has shape {x.shape} but tensors[0] has {xs[0].shape}; all dims except "
                 f"dim {dim} must match"
             )
-        if x.dtype != xs[0].dtype:
-            raise ShapeError(f"cat: tensors[{i}] has dtype {x.dtype} but tensors[0] has {xs[0].dtype}")
     if len(xs) == 1:
         return xs[0]
     return Concatenate(d)(*xs)
@@ -203,9 +284,7 @@ concatenate = cat
 
 def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join same-shaped tensors along a new dim."""
-    xs = [as_tensor("stack", t, f"tensors[{i}]") for i, t in enumerate(tensors)]
-    if not xs:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
+    xs = _tensor_list("stack", tensors)
     for i, x in enumerate(xs):
         if x.shape != xs[0].shape:
             raise ShapeError(f"stack: tensors[{i}] has shape {x.shape} but tensors[0] has {xs[0].shape}")
@@ -217,14 +296,16 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], dim: int = 0) -> 
     """Cut ``x`` along ``dim`` into pieces of one size (the last may be smaller) or of the given sizes."""
     x = as_tensor("split", x)
     d = normalize_dim("split", dim, x.ndim)
+    if x.ndim == 0:
+        raise ShapeError("split: a 0-d tensor has no dim to split; hint: reshape it to (1,) first")
     n = x.shape[d]
-    if isinstance(split_size_or_sections, (int, np.integer)):
+    if _is_int(split_size_or_sections):
         size = int(split_size_or_sections)
         if size <= 0:
-            raise ValueError(f"split: split_size must be positive, got {size}")
+            raise ArgumentError(f"split: split_size must be positive, got {size}")
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        sizes = list(int_tuple("split", "split_size_or_sections", split_size_or_sections))
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sections {sizes} must be ≥ 0 and sum to dim {dim}'s size {n} (shape {x.shape})")
     if len(sizes) <= 1:
@@ -257,18 +338,29 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float = 0.0) 
     padded dim, so their backward is indexing's: the gradients of the copies add up at their source.
     """
     x = as_tensor("pad", x)
-    pad = [int(p) for p in pad]
+    if not isinstance(pad, (tuple, list)):
+        raise ArgumentTypeError(f"pad: argument 'pad' must be a tuple of ints (left, right, top, ...), got "
+                                f"{describe(pad)}")
+    pad = list(int_tuple("pad", "pad", pad))
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ShapeError(f"pad: expected an even number of pads, at most 2 per dim of shape {x.shape}; got {pad}")
     if any(p < 0 for p in pad):
-        raise ValueError(f"pad: pads must be ≥ 0, got {pad}")
+        raise ArgumentError(f"pad: pads must be ≥ 0, got {pad}; hint: crop with indexing, x[..., a:b]")
+    if not isinstance(mode, str) or (mode != "constant" and mode not in _PAD_INDEX):
+        raise ArgumentError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    check_size("pad", "the result", [n + lo + hi for n, (lo, hi) in zip(x.shape, widths)], x.dtype)
+    if not any(pad):
+        if mode == "constant" and value is not None:
+            check_number("pad", "value", value, nan=True)
+        return x
     if mode == "constant":
+        value = 0.0 if value is None else check_number("pad", "value", value, nan=True)
+        if x.dtype.kind in "biu" and not math.isfinite(value):
+            raise ArgumentError(f"pad: value {value} cannot fill a tensor of dtype {x.dtype}; hint: .float() first")
         return Pad(tuple(widths), value)(x)
-    if mode not in _PAD_INDEX:
-        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     for axis, (lo, hi) in enumerate(widths):
         if lo or hi:
             n = x.shape[axis]
@@ -354,4 +446,9 @@ def getitem(x: Any, index: Any) -> Tensor:
     try:
         return GetItem(index)(x)
     except IndexError as e:
-        raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
+        raise IndexRangeError(f"getitem: index {index!r} is invalid for a tensor of shape {x.shape}: {e}") from None
+    except (ValueError, TypeError) as e:  # a zero slice step; an index that is no index at all
+        raise IndexRangeError(
+            f"getitem: index {index!r} is invalid for a tensor of shape {x.shape}: {e}; hint: index with ints, "
+            f"slices (step ≠ 0), None, ..., integer tensors or boolean masks"
+        ) from None

@@ -297,3 +297,19 @@ def test_getitem_mask_gradient_lands_on_selected_elements():
 def test_shape_errors_name_the_op(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unbind_matches_torch_and_gradcheck(dim):
+    x = rng(21).standard_normal((3, 4, 2)).astype(np.float32)
+    check_torch(lambda t: cr.unbind(t, dim), lambda t: torch.unbind(t, dim), [x])
+    check_grads(lambda t: cr.unbind(t, dim)[1] * 2, [x.astype(np.float64)])  # unused slices get zeros
+
+
+def test_unbind_backward_writes_each_slice_once():
+    # one Function for all slices: its backward is a single stack, whatever the number of slices
+    x = cr.tensor(rng(22).standard_normal((50, 3)), requires_grad=True)
+    parts = cr.unbind(x)
+    assert len({id(p.creator) for p in parts}) == 1
+    sum(((p * (i + 1)).sum() for i, p in enumerate(parts)), cr.tensor(0.0, dtype=cr.float64)).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.repeat(np.arange(1.0, 51.0)[:, None], 3, axis=1))
