@@ -566,7 +566,7 @@ ROWS: list[Row] = [
         flops_note="GEMM FLOPs only (input and hidden projections), forward + 2× backward"),
     Row("lenet_epoch", "LeNet-5 epoch, Fashion-MNIST, batch 128, SGD momentum", "e2e", 2.0,
         _same(_LENET, _LENET_SMOKE, _LENET_QUICK), build_lenet_epoch, model_state("lenet5"), lenet_epoch_flops,
-        rounds=3, flops_note="convs' and linears' GEMM FLOPs, forward + backward, summed over the epoch"),
+        rounds=5, flops_note="convs' and linears' GEMM FLOPs, forward + backward, summed over the epoch"),
     Row("compact_step", "CompactCNN training step, batch 128", "e2e", None,
         _same(_COMPACT, {"batch": 8, "channels": (4, 8), "dropout": 0.0}), build_compact_step,
         model_state("compact_cnn"), compact_flops, rounds=11,

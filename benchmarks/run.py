@@ -291,6 +291,7 @@ class WorkerState:
             stats.stream = f  # type: ignore[attr-defined]
             stats.sort_stats("tottime").print_stats(40)
             stats.sort_stats("cumulative").print_stats(40)
+            stats.sort_stats("tottime").print_callers(12)
         return {"reps": msg["reps"], "wall_s": wall, "profiled_s": total, "top": entries[:15],
                 "top_cumulative": by_cum[:15], "file": msg["out"]}
 
@@ -451,6 +452,38 @@ def finish_memory(proc: subprocess.Popen) -> dict[str, Any]:
 # ----- the suite -------------------------------------------------------------------------------------------------
 
 
+class ForeignLoad:
+    """How many cores *other* processes kept busy while a row ran: Δ(busy CPU time of the machine, /proc/stat)
+    minus Δ(CPU time of this process and its workers), over the wall time. 0 on an idle machine; near 1 when
+    another process keeps one of the two cores busy. Linux only (None elsewhere)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.start = self._snapshot()
+
+    def _snapshot(self) -> tuple[float, int, int] | None:
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+            values = [int(v) for v in fields]
+            busy = sum(values[:8]) - values[3] - values[4]  # all but idle and iowait (guest is inside user)
+            ours = 0
+            for pid in [os.getpid(), *self.pids]:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                rest = stat[stat.rindex(")") + 2 :].split()
+                ours += int(rest[11]) + int(rest[12])  # utime, stime (all threads)
+            return time.perf_counter(), busy, ours
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def cores(self) -> float | None:
+        end = self._snapshot()
+        if self.start is None or end is None or end[0] - self.start[0] <= 0:
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        other = (end[1] - self.start[1]) - (end[2] - self.start[2])
+        return max(0.0, other / ticks / (end[0] - self.start[0]))
+
+
 def _quantiles(values: list[float]) -> tuple[float, float]:
     if len(values) < 4:
         return min(values), max(values)
@@ -458,12 +491,32 @@ def _quantiles(values: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+def wait_quiet(args: argparse.Namespace, pids: list[int]) -> float | None:
+    """Wait (up to --max-wait s, and while the run's --wait-budget lasts) until other processes use fewer than
+    --quiet cores over a 0.5 s window; the last window's load."""
+    if args.quiet <= 0:
+        return None
+    start = time.perf_counter()
+    while True:
+        probe = ForeignLoad(pids)
+        time.sleep(0.5)
+        cores = probe.cores()
+        waited = time.perf_counter() - start
+        out_of_time = waited >= args.max_wait or args.wait_used + waited >= args.wait_budget
+        if cores is None or cores <= args.quiet or out_of_time:
+            args.wait_used += waited
+            return cores
+
+
 def time_row(r: Any, args: argparse.Namespace, workers: dict[str, Worker], tmp: Path) -> dict[str, Any]:
     scale = args.scale
     size = r.sizes[scale]
     epoch = r.key == "lenet_epoch"
+    pids = [w.proc.pid for w in workers.values()]
     common = {"row": r.key, "scale": scale, "dir": str(tmp), "seed": SEED, "warmup_s": args.warmup,
               "estimate": not epoch}
+    row_load = ForeignLoad(pids)
+    wait_quiet(args, pids)
     setup = {}
     for name in ("torch", "chainrule"):
         setup[name] = workers[name].call("setup", **common)
@@ -471,32 +524,48 @@ def time_row(r: Any, args: argparse.Namespace, workers: dict[str, Worker], tmp: 
     reps = {name: 1 if epoch else max(1, round(args.block / max(setup[name]["estimate"], 1e-9)))
             for name in workers}
     rounds = args.rounds or (r.rounds if scale == "full" else max(3, min(5, r.rounds)))
-    samples: list[dict[str, float]] = []
-    for i in range(rounds):
+    max_attempts = rounds if args.quiet <= 0 else rounds + (2 if epoch else rounds)
+    samples: list[dict[str, Any]] = []
+    while sum(s["quiet"] for s in samples) < rounds and len(samples) < max_attempts:
+        i = len(samples)
+        wait_quiet(args, pids)
+        load = ForeignLoad(pids)
         order = ("chainrule", "torch") if i % 2 == 0 else ("torch", "chainrule")
-        sample = {}
+        sample: dict[str, Any] = {}
         for name in order:
             sample[name] = workers[name].call("time", reps=reps[name])["seconds"] / reps[name]
             time.sleep(args.pause)
+        sample["other_load"] = load.cores()
+        sample["quiet"] = args.quiet <= 0 or sample["other_load"] is None or sample["other_load"] <= args.quiet
+        sample["reps"] = dict(reps)
         samples.append(sample)
-        print(f"    round {i + 1}/{rounds}: chainrule {_fmt_time(sample['chainrule'])}, "
-              f"torch {_fmt_time(sample['torch'])}, ratio {sample['chainrule'] / sample['torch']:.2f}",
-              file=sys.stderr, flush=True)
+        if sample["quiet"] and not epoch:  # re-aim the blocks at --block s (a warm-up on a busy machine misjudges)
+            reps = {name: max(1, round(args.block / max(sample[name], 1e-9))) for name in reps}
+        print(f"    round {i + 1}: chainrule {_fmt_time(sample['chainrule'])}, torch {_fmt_time(sample['torch'])}, "
+              f"ratio {sample['chainrule'] / sample['torch']:.2f}, other load {_fmt_load(sample['other_load'])}"
+              f"{'' if sample['quiet'] else ' (busy: not counted)'}", file=sys.stderr, flush=True)
     for w in workers.values():
         w.call("teardown")
-    ratios = [s["chainrule"] / s["torch"] for s in samples]
-    t_cr = statistics.median(s["chainrule"] for s in samples)
-    t_pt = statistics.median(s["torch"] for s in samples)
+    used = [s for s in samples if s["quiet"]]
+    noisy = len(used) < min(3, rounds)
+    if noisy:  # the machine never got quiet enough: use every round, and say so
+        used = samples
+    ratios = [s["chainrule"] / s["torch"] for s in used]
+    t_cr = statistics.median(s["chainrule"] for s in used)
+    t_pt = statistics.median(s["torch"] for s in used)
     flops = r.flops(size) if r.flops else None
     q1, q3 = _quantiles(ratios)
     res = {
         "key": r.key, "title": r.title, "kind": r.kind, "target": r.target, "size": size,
-        "rounds": rounds, "reps": reps, "ratio": statistics.median(ratios), "ratio_q1": q1, "ratio_q3": q3,
+        "rounds": len(used), "rounds_discarded": len(samples) - len(used), "noisy": noisy, "reps": reps,
+        "ratio": statistics.median(ratios), "ratio_q1": q1, "ratio_q3": q3,
         "ratio_min": min(ratios), "ratio_max": max(ratios), "ratios": ratios,
         "chainrule_s": t_cr, "torch_s": t_pt, "samples": samples, "flops": flops, "flops_note": r.flops_note,
         "gflops_chainrule": flops / t_cr / 1e9 if flops else None,
         "gflops_torch": flops / t_pt / 1e9 if flops else None,
         "data_source": setup["chainrule"].get("source") or setup["torch"].get("source"),
+        "foreign_load_cores": statistics.median(s["other_load"] for s in used if s["other_load"] is not None)
+        if any(s["other_load"] is not None for s in used) else row_load.cores(),
     }
     res["met"] = None if r.target is None else res["ratio"] <= r.target
     return res
@@ -516,22 +585,46 @@ def memory_row(r: Any, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def profile_rows(keys: list[str], args: argparse.Namespace, worker: Worker, tmp: Path, out: Path,
-                 estimates: dict[str, float]) -> dict[str, Any]:
+                 timed: dict[str, float]) -> dict[str, Any]:
+    """cProfile the chainrule side of ``keys`` (not the memory row: cProfile measures time), each on a quiet
+    machine if one comes (up to 3 tries, the quietest kept): a profile taken while another process holds a core
+    inflates every BLAS call and misleads."""
     profiles = {}
     for key in keys:
+        if key == "lenet_memory":
+            continue
         override = None
-        if key in ("lenet_epoch", "lenet_memory"):
-            key_run, reps, override = "lenet_epoch", 1, {"epoch_images": 60 * 128}
+        if key == "lenet_epoch":
+            batches = 60
+            reps, override = 1, {"epoch_images": batches * 128}
+            n_full = -(-60000 // 128) if args.scale == "full" else 40
+            per_step = timed.get(key, 0.0) * batches / n_full
         else:
-            key_run, reps = key, max(3, min(50, round(1.0 / max(estimates.get(key, 0.1), 1e-6))))
-        print(f"  profiling {key} (chainrule, {reps} step(s))", file=sys.stderr, flush=True)
-        try:
-            profiles[key] = worker.call("profile", row=key_run, scale=args.scale, dir=str(tmp), seed=SEED, reps=reps,
-                                        size_override=override, out=str(out / "profiles" / f"{key}.txt"))
+            per_step = timed.get(key, 0.1)
+            reps = max(3, min(50, round(1.0 / max(per_step, 1e-6))))
+        best = None
+        for attempt in range(3):
+            print(f"  profiling {key} (chainrule, {reps} step(s)){' again: it was busy' if attempt else ''}",
+                  file=sys.stderr, flush=True)
+            wait_quiet(args, [worker.proc.pid])
+            load = ForeignLoad([worker.proc.pid])
+            try:
+                res = worker.call("profile", row=key, scale=args.scale,
+                                  dir=str(tmp), seed=SEED, reps=reps, size_override=override,
+                                  out=str(out / "profiles" / f"{key}.txt"))
+            except WorkerError as e:
+                best = {"error": str(e)}
+                break
+            res["other_load"] = load.cores()
+            res["timed_s_per_profiled_step"] = per_step
             if override:
-                profiles[key]["note"] = f"{override['epoch_images'] // 128} batches of the epoch"
-        except WorkerError as e:
-            profiles[key] = {"error": str(e)}
+                res["note"] = f"{override['epoch_images'] // 128} batches of the epoch"
+            if best is None or (res["other_load"] or 0) < (best.get("other_load") or 0):
+                best = res
+                if (res["other_load"] or 0) <= max(args.quiet, 0.25):
+                    break
+            time.sleep(args.pause)
+        profiles[key] = best
         time.sleep(args.pause)
     return profiles
 
@@ -545,7 +638,8 @@ def suite(args: argparse.Namespace, rows: list[Any]) -> int:
         "command": command_line(), "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "scale": args.scale, "machine": machine_info(), "load_average_start": os.getloadavg(),
         "settings": {"threads": args.threads, "pause_s": args.pause, "block_s": args.block, "warmup_s": args.warmup,
-                     "rounds": args.rounds or "per row", "seed": SEED},
+                     "rounds": args.rounds or "per row", "seed": SEED, "quiet_cores": args.quiet,
+                     "max_wait_s": args.max_wait, "wait_budget_s": args.wait_budget},
         "rows": [],
     }
     if report["load_average_start"][0] > 0.5:
@@ -586,12 +680,13 @@ def suite(args: argparse.Namespace, rows: list[Any]) -> int:
         if args.profile:
             missed = [row["key"] for row in report["rows"]
                       if args.profile == "all" or row.get("met") is False or "error" in row]
-            estimates = {row["key"]: row.get("chainrule_s", 0.1) for row in report["rows"]}
-            report["profiles"] = profile_rows(missed, args, workers["chainrule"], tmp, out, estimates)
+            timed = {row["key"]: row["chainrule_s"] for row in report["rows"] if "chainrule_s" in row}
+            report["profiles"] = profile_rows(missed, args, workers["chainrule"], tmp, out, timed)
     finally:
         for w in workers.values():
             w.close()
     report["load_average_end"] = os.getloadavg()
+    report["waited_for_quiet_s"] = args.wait_used
     report["duration_s"] = time.perf_counter() - started
     md = markdown(report)
     print(md)
@@ -623,6 +718,10 @@ def _fmt_time(s: float | None) -> str:
     return f"{s * 1e6:.0f} µs"
 
 
+def _fmt_load(x: float | None) -> str:
+    return "?" if x is None else f"{x:.2f}"
+
+
 def _fmt_gf(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
 
@@ -641,26 +740,33 @@ def markdown(rep: dict[str, Any]) -> str:
         "the median over rounds of the per-round ratio, with the interquartile range (the range for fewer than 4 "
         "rounds). Times are the per-step medians; each step is forward + backward in float32 (end-to-end rows: "
         "the training step / epoch including the SGD update).", "",
-        "| Row | chainrule | PyTorch | Ratio | IQR / range | Target | Met | GFLOP/s chainrule | GFLOP/s PyTorch |",
-        "|---|---:|---:|---:|---:|---:|:-:|---:|---:|",
+        "| Row | chainrule | PyTorch | Ratio | IQR / range | Target | Met | GFLOP/s chainrule | GFLOP/s PyTorch "
+        "| Other load |",
+        "|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|",
     ]
     for r in rep["rows"]:
         target = "–" if r.get("target") is None else f"≤ {r['target']:.1f}×"
         if "error" in r:
-            lines.append(f"| {r['title']} | failed | | | | {target} | ✗ | | |")
+            lines.append(f"| {r['title']} | failed | | | | {target} | ✗ | | | |")
             continue
         met = "–" if r.get("met") is None else ("✓" if r["met"] else "✗")
         if r["kind"] == "memory":
             c, t = r["chainrule"], r["torch"]
             lines.append(f"| {r['title']} | {_mib(c['increase_kib'])} | {_mib(t['increase_kib'])} | "
-                         f"{r['ratio']:.2f}× | 1 run | {target} | {met} | | |")
+                         f"{r['ratio']:.2f}× | 1 run | {target} | {met} | | | |")
             continue
         lines.append(
             f"| {r['title']} | {_fmt_time(r['chainrule_s'])} | {_fmt_time(r['torch_s'])} | {r['ratio']:.2f}× | "
             f"{r['ratio_q1']:.2f}–{r['ratio_q3']:.2f} | {target} | {met} | {_fmt_gf(r['gflops_chainrule'])} | "
-            f"{_fmt_gf(r['gflops_torch'])} |")
-    lines += ["", "Rounds × steps per block (chainrule / PyTorch): " + "; ".join(
+            f"{_fmt_gf(r['gflops_torch'])} | {_fmt_load(r.get('foreign_load_cores'))} |")
+    lines += ["", "*Other load* = the cores that other processes on the machine kept busy during the row (from "
+              "/proc/stat, less this suite's own CPU time): 0 on an idle machine; rows with a high value are the "
+              "least reliable.", "",
+              "Rounds counted × steps per block (chainrule / PyTorch), and rounds not counted because other processes "
+              f"used more than {rep['settings']['quiet_cores']} cores during them: " + "; ".join(
         f"{r['key']} {r['rounds']} × {r['reps']['chainrule']}/{r['reps']['torch']}"
+        + (f" (+{r['rounds_discarded']} busy)" if r.get("rounds_discarded") else "")
+        + (" **(never quiet: all rounds used)**" if r.get("noisy") else "")
         for r in rep["rows"] if "rounds" in r) + "."]
     mem = [r for r in rep["rows"] if r["kind"] == "memory" and "error" not in r]
     for r in mem:
@@ -714,7 +820,9 @@ def markdown(rep: dict[str, Any]) -> str:
     lines.append(f"- Threads: {s['threads']} on both sides ({', '.join(f'{k}={v}' for k, v in env.items() if v)}, "
                  f"set before import; threadpoolctl limits; torch.set_num_threads); separate worker processes, "
                  f"{s['pause_s']} s pause after every block, blocks of ≈{s['block_s']} s, warm-up ≥ {s['warmup_s']} s "
-                 f"per side; rounds alternate which framework goes first.")
+                 f"per side; rounds alternate which framework goes first; a round counts only if other processes "
+                 f"used ≤ {s['quiet_cores']} cores during it (waited {rep.get('waited_for_quiet_s', 0):.0f} s in all "
+                 f"for quiet moments).")
     src = next((r.get("data_source") for r in rep["rows"] if r.get("data_source")), None)
     if src:
         lines.append(f"- Data: {src}; batches are the same seeded permutation, fancy-indexed from the same "
@@ -731,7 +839,9 @@ def markdown(rep: dict[str, Any]) -> str:
                 continue
             top = ", ".join(f"`{e['function']}` {e['share'] * 100:.0f}%" for e in p["top"][:8])
             note = f", {p['note']}" if p.get("note") else ""
-            lines.append(f"- **{key}** ({p['reps']} step(s){note}, {p['wall_s']:.2f} s under the profiler): {top}")
+            slow = p["wall_s"] / p["reps"] / p["timed_s_per_profiled_step"] if p.get("timed_s_per_profiled_step") else 0
+            lines.append(f"- **{key}** ({p['reps']} step(s){note}, {p['wall_s']:.2f} s under the profiler, "
+                         f"{slow:.2f}× the timed step; other load {_fmt_load(p.get('other_load'))}): {top}")
     return "\n".join(lines) + "\n"
 
 
@@ -835,6 +945,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pause", type=float, default=0.2, help="seconds of pause after every timed block (0.2)")
     p.add_argument("--block", type=float, default=None, help="seconds per timed block (0.3; --quick 0.15)")
     p.add_argument("--warmup", type=float, default=0.5, help="seconds of warm-up per row and side (0.5)")
+    p.add_argument("--quiet", type=float, default=0.25,
+                   help="count a round only if other processes used at most this many cores during it, and wait\n"
+                        "for such a moment before each round (0: off; default 0.25)")
+    p.add_argument("--max-wait", type=float, default=10.0, help="longest wait for a quiet moment, seconds (10)")
+    p.add_argument("--wait-budget", type=float, default=150.0,
+                   help="total seconds the run may spend waiting for quiet moments (150)")
     p.add_argument("--profile", nargs="?", const="missed", choices=("missed", "all"), default=None,
                    help="cProfile the chainrule side of the rows that miss their target (or all rows)")
     p.add_argument("--_worker", choices=("chainrule", "torch"), help=argparse.SUPPRESS)
@@ -846,6 +962,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.out = args.out or str(HERE)
     args.scale = args.scale or ("smoke" if args.smoke else "quick" if args.quick else "full")
     args.block = args.block or (0.15 if args.quick else 0.3)
+    args.wait_used = 0.0
     return args
 
 

@@ -14,8 +14,9 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.function import Function
+from chainrule.errors import ArgumentError
 from chainrule.ops.elementwise import exp, where
-from chainrule.ops.operands import as_tensor, float_only, normalize_dim
+from chainrule.ops.operands import as_tensor, check_number, float_only, normalize_dim
 from chainrule.ops.reduce import sum as sum_
 from chainrule.tensor import Tensor
 
@@ -86,6 +87,8 @@ class Softmax(Function):
         self.dim = dim
 
     def forward(self, x):
+        if x.size == 0:
+            return x.copy()
         xp = _xp(x)
         e = xp.exp(x - x.max(axis=self.dim, keepdims=True))  # shift by the max: exp never overflows
         return e / e.sum(axis=self.dim, keepdims=True)
@@ -106,6 +109,8 @@ class LogSoftmax(Function):
         self.dim = dim
 
     def forward(self, x):
+        if x.size == 0:
+            return x.copy()
         xp = _xp(x)
         shifted = x - x.max(axis=self.dim, keepdims=True)
         return shifted - xp.log(xp.exp(shifted).sum(axis=self.dim, keepdims=True))
@@ -143,21 +148,23 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope·x otherwise."""
     x = as_tensor("leaky_relu", x)
     float_only("leaky_relu", x)
-    return LeakyReLU(negative_slope)(x)
+    return LeakyReLU(check_number("leaky_relu", "negative_slope", negative_slope, nan=True))(x)
 
 
 def softmax(x: Any, dim: int = -1) -> Tensor:
     """exp(x) / Σ exp(x) along ``dim``, stable for any logits (the max is subtracted first)."""
     x = as_tensor("softmax", x)
     float_only("softmax", x)
-    return Softmax(normalize_dim("softmax", dim, x.ndim))(x)
+    axis = normalize_dim("softmax", dim, x.ndim)
+    return Softmax(axis if x.ndim else None)(x)  # a 0-d tensor is its own (one-element) slice
 
 
 def log_softmax(x: Any, dim: int = -1) -> Tensor:
     """x − logsumexp(x) along ``dim``, stable for any logits."""
     x = as_tensor("log_softmax", x)
     float_only("log_softmax", x)
-    return LogSoftmax(normalize_dim("log_softmax", dim, x.ndim))(x)
+    axis = normalize_dim("log_softmax", dim, x.ndim)
+    return LogSoftmax(axis if x.ndim else None)(x)  # a 0-d tensor is its own (one-element) slice
 
 
 # ----- elu, gelu, softplus ---------------------------------------------------------------------------------
@@ -299,7 +306,7 @@ def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002 - PyTorch's nam
     """x for x > 0, alpha·(eˣ − 1) otherwise."""
     x = as_tensor("elu", input)
     float_only("elu", x)
-    return ELU(alpha)(x)
+    return ELU(check_number("elu", "alpha", alpha, nan=True))(x)
 
 
 def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTorch's name
@@ -307,8 +314,8 @@ def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTor
     ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (``approximate='tanh'``)."""
     x = as_tensor("gelu", input)
     float_only("gelu", x)
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: argument 'approximate' must be 'none' or 'tanh', got {approximate!r}")
+    if approximate not in ("none", "tanh") or not isinstance(approximate, str):
+        raise ArgumentError(f"gelu: argument 'approximate' must be 'none' or 'tanh', got {approximate!r}")
     return GELU(approximate)(x)
 
 
@@ -316,6 +323,7 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor: 
     """(1/beta)·log(1 + e^(beta·x)), and x itself where beta·x > threshold (as PyTorch), without overflow."""
     x = as_tensor("softplus", input)
     float_only("softplus", x)
+    beta = check_number("softplus", "beta", beta)
     if beta <= 0:
-        raise ValueError(f"softplus: argument 'beta' must be positive, got {beta}")
-    return Softplus(beta, threshold)(x)
+        raise ArgumentError(f"softplus: argument 'beta' must be positive, got {beta:g}")
+    return Softplus(beta, check_number("softplus", "threshold", threshold, nan=True))(x)

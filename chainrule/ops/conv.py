@@ -22,9 +22,8 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.dtypes import result_dtype
-from chainrule.errors import ShapeError
-from chainrule.ops.operands import as_tensor
+from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError, ShapeError
+from chainrule.ops.operands import as_tensor, check_size, describe, float_only, int_pair, same_dtype
 from chainrule.ops.shape import pad as pad_op
 from chainrule.tensor import Tensor
 
@@ -204,6 +203,8 @@ class WeightGrad(Function):
         for start, end, chunk in _batch_chunks(g, x.dtype.itemsize):  # im2col again, chunk by chunk, in cache
             part = _grouped_matmul(_as_matrix(go[start:end], chunk), im2col(x[start:end], chunk).transpose(0, 2, 1))
             gw = part if gw is None else gw.__iadd__(part)
+        if gw is None:  # an empty batch (N = 0): no products, a zero gradient
+            return backend.get_array_module(x).zeros((g.f, g.c // g.groups, g.kh, g.kw), dtype=x.dtype)
         return gw.reshape(g.f, g.c // g.groups, g.kh, g.kw)  # (G, F/G, C/G·KH·KW) → W's layout
 
     def backward(self, ggw: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -223,21 +224,30 @@ class WeightGrad(Function):
 
 
 def _pair(op: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {name} must be ≥ {minimum}, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return int_pair(op, name, value, minimum, single=False)
 
 
 def _check_4d(op: str, x: Tensor, w: Tensor) -> None:
     if x.ndim != 4:
-        raise ShapeError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+        raise ShapeError(f"{op}: input must be 4-D (N, C, H, W), or 3-D (C, H, W) unbatched; got shape {x.shape}")
     if w.ndim != 4:
         raise ShapeError(f"{op}: weight must be 4-D, got shape {w.shape}")
-    if x.dtype != w.dtype:
-        result_dtype(op, x.dtype, w.dtype)
+    float_only(op, x)
+    same_dtype(op, x, w, "weight")
+
+
+def _groups(op: str, groups: Any) -> int:
+    if not isinstance(groups, int) or isinstance(groups, bool):
+        raise ArgumentTypeError(f"{op}: groups must be a positive int, got {describe(groups)}")
+    if groups < 1:
+        raise ArgumentError(f"{op}: groups must be a positive int, got {groups}")
+    return groups
+
+
+def _bias(op: str, bias: Any, x: Tensor) -> Tensor:
+    b = as_tensor(op, bias, "bias")
+    same_dtype(op, x, b, "bias")
+    return b
 
 
 def _check_size(op: str, g: ConvGeometry) -> None:
@@ -248,6 +258,8 @@ def _check_size(op: str, g: ConvGeometry) -> None:
             f"{op}: the kernel ({g.kh}×{g.kw}, {eff[0]}×{eff[1]} with dilation) is larger than the padded input "
             f"({g.h + top + bottom}×{g.w + left + right}); use a smaller kernel or more padding"
         )
+    check_size(op, "the padded input", (g.n, g.c, g.h + top + bottom, g.w + left + right), "float32")
+    check_size(op, "the output", (g.n, g.f, g.oh, g.ow), "float32")
 
 
 def conv2d(
@@ -276,8 +288,10 @@ def conv2d(
     d = _pair(op, "dilation", dilation, 1)
     n, c, h, wd = x.shape
     f, cg, kh, kw = w.shape
-    if not isinstance(groups, int) or groups < 1 or c % groups or f % groups:
-        raise ValueError(
+    if h == 0 or wd == 0:
+        raise ShapeError(f"{op}: input of shape {x.shape} has an empty spatial dim; height and width must be ≥ 1")
+    if _groups(op, groups) and (c % groups or f % groups):
+        raise ArgumentError(
             f"{op}: groups must be a positive int dividing in_channels ({c}) and out_channels ({f}), got {groups}"
         )
     if cg * groups != c:
@@ -290,26 +304,30 @@ def conv2d(
             pads = (0, 0, 0, 0)
         elif padding == "same":
             if s != (1, 1):
-                raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
+                raise ArgumentError(f"{op}: padding='same' needs stride 1, got stride {stride}")
             th, tw = d[0] * (kh - 1), d[1] * (kw - 1)
             pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
         else:
-            raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+            raise ArgumentError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     else:
         ph, pw = _pair(op, "padding", padding, 0)
         pads = (ph, ph, pw, pw)
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+        raise ArgumentError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     if padding_mode != "zeros" and any(pads):
         top, bottom, left, right = pads
-        x = pad_op(x, (left, right, top, bottom), mode=padding_mode)
+        check_size(op, "the padded input", (n, c, h + top + bottom, wd + left + right), x.dtype)
+        try:
+            x = pad_op(x, (left, right, top, bottom), mode=padding_mode)
+        except ChainruleError as e:
+            raise type(e)(f"{op}: padding_mode={padding_mode!r} with padding {padding!r}: {e}") from None
         n, c, h, wd = x.shape
         pads = (0, 0, 0, 0)
     g = ConvGeometry(n, c, h, wd, f, kh, kw, s, d, pads, groups)
     _check_size(op, g)
     args = [x, w]
     if bias is not None:
-        b = as_tensor(op, bias, "bias")
+        b = _bias(op, bias, x)
         if b.shape not in ((f,), (f, g.oh, g.ow)):
             raise ShapeError(
                 f"{op}: bias must have shape ({f},) (one per channel) or ({f}, {g.oh}, {g.ow}) (untied: one per "
@@ -346,23 +364,27 @@ def conv_transpose2d(
     p = _pair(op, "padding", padding, 0)
     op_pad = _pair(op, "output_padding", output_padding, 0)
     if op_pad[0] >= max(s[0], d[0]) or op_pad[1] >= max(s[1], d[1]):
-        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride or dilation")
+        raise ArgumentError(f"{op}: output_padding {output_padding} must be smaller than stride or dilation")
     n, c_in, h, wd = x.shape
+    if h == 0 or wd == 0:
+        raise ShapeError(f"{op}: input of shape {x.shape} has an empty spatial dim; height and width must be ≥ 1")
     if w.shape[0] != c_in:
         raise ShapeError(f"{op}: input has {c_in} channels but weight {w.shape} expects {w.shape[0]} (dim 0)")
-    if not isinstance(groups, int) or groups < 1 or c_in % groups:
-        raise ValueError(f"{op}: groups must be a positive int dividing in_channels ({c_in}), got {groups}")
+    if _groups(op, groups) and c_in % groups:
+        raise ArgumentError(f"{op}: groups must be a positive int dividing in_channels ({c_in}), got {groups}")
     _, cg, kh, kw = w.shape
     c_out = cg * groups
     h_out = (h - 1) * s[0] - 2 * p[0] + d[0] * (kh - 1) + op_pad[0] + 1
     w_out = (wd - 1) * s[1] - 2 * p[1] + d[1] * (kw - 1) + op_pad[1] + 1
     if h_out < 1 or w_out < 1:
         raise ShapeError(f"{op}: the output would be {h_out}×{w_out}; reduce padding")
+    check_size(op, "the output (with its padding)", (n, c_out, h_out + 2 * p[0], w_out + 2 * p[1]), x.dtype)
+    check_size(op, "the column buffer", (c_out * kh * kw, n * h * wd), x.dtype)
     # The convolution this one transposes: X (N, C_out, H_out, W_out) → (N, C_in, H, W) with kernel `w`.
     g = ConvGeometry(n, c_out, h_out, w_out, c_in, kh, kw, s, d, (p[0], p[0], p[1], p[1]), groups)
     out = ConvTranspose2d(g)(x, w)
     if bias is not None:
-        b = as_tensor(op, bias, "bias")
+        b = _bias(op, bias, x)
         if b.shape != (c_out,):
             raise ShapeError(f"{op}: bias must have shape ({c_out},), got {b.shape}")
         out = out + b.reshape(1, c_out, 1, 1)

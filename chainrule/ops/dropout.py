@@ -14,8 +14,8 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.creation import default_generator
-from chainrule.errors import DTypeError
-from chainrule.ops.operands import as_tensor
+from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError
+from chainrule.ops.operands import as_tensor, check_bool, check_number, describe
 from chainrule.tensor import Tensor
 
 __all__ = ["dropout"]
@@ -52,11 +52,20 @@ def dropout(
     """
     x = as_tensor("dropout", input)
     if x.dtype.kind != "f":
-        raise DTypeError(f"dropout: argument 'input' must be a floating-point tensor, got dtype {x.dtype}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: argument 'p' is the probability of dropping an element, in [0, 1]; got {p}")
-    if not training or p == 0.0:
+        raise DTypeError(
+            f"dropout: argument 'input' must be a floating-point tensor, got dtype {x.dtype}; hint: .float()"
+        )
+    p_value = check_number("dropout", "p", p, nan=True)
+    if not 0.0 <= p_value <= 1.0:
+        raise ArgumentError(f"dropout: argument 'p' is the probability of dropping an element, in [0, 1]; got {p}")
+    p = p_value
+    if not check_bool("dropout", "training", training) or p == 0.0:
         return x
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise ArgumentTypeError(
+            f"dropout: argument 'generator' must be a numpy.random.Generator, got {describe(generator)}; hint: "
+            f"np.random.default_rng(seed)"
+        )
     rng = generator if generator is not None else default_generator()
     xp = backend.get_array_module(x.data)
     if p == 1.0:

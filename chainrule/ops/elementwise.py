@@ -10,10 +10,22 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from chainrule import backend
+import numpy as np
+
+from chainrule import backend, dtypes
 from chainrule.autograd.broadcast import Add
 from chainrule.autograd.function import Function
-from chainrule.ops.operands import as_tensor, binary, broadcast_shape, float_only
+from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError
+from chainrule.ops.operands import (
+    _is_scalar,
+    as_dtype,
+    as_tensor,
+    binary,
+    broadcast_shape,
+    describe,
+    float_only,
+    scalar_dtype,
+)
 from chainrule.tensor import Tensor
 
 
@@ -138,9 +150,19 @@ def add(a: Any, b: Any) -> Tensor:
     return Add()(a, b)
 
 
+def _no_bool(op: str, *xs: Any, hint: str) -> None:
+    """Refuse bool operands (tensors, arrays or Python bools) where PyTorch does: −, neg, abs, bool ** bool."""
+    for x in xs:
+        if isinstance(x, (bool, np.bool_)) or (hasattr(x, "dtype") and getattr(x.dtype, "kind", None) == "b"):
+            raise DTypeError(f"{op}: not defined for bool operands (got dtype bool); hint: {hint}")
+
+
 def sub(a: Any, b: Any) -> Tensor:
     """a − b, broadcasting."""
+    hint = "for masks use a != b (exclusive or), or cast first with .long()"
+    _no_bool("sub", a, b, hint=hint)  # a Python bool too, before it takes the other operand's dtype
     a, b = binary("sub", a, b)
+    _no_bool("sub", a, hint=hint)  # two array-likes of bools
     return Sub()(a, b)
 
 
@@ -160,20 +182,46 @@ def div(a: Any, b: Any) -> Tensor:
 
 def neg(x: Any) -> Tensor:
     """−x."""
-    return Neg()(as_tensor("neg", x))
+    x = as_tensor("neg", x)
+    _no_bool("neg", x, hint="to invert a mask use mask == 0")
+    return Neg()(x)
+
+
+def _no_negative_int_powers(op: str, base: Tensor, exponent: Any) -> None:
+    """Integers to negative integer powers are not integers (NumPy refuses, PyTorch truncates or refuses)."""
+    if base.dtype.kind not in "iu":
+        return
+    negative = bool((exponent.data < 0).any()) if isinstance(exponent, Tensor) else exponent < 0
+    if negative:
+        raise ArgumentError(
+            f"{op}: integers to negative integer powers are not allowed (base dtype {base.dtype}); hint: cast the "
+            f"base to float first, e.g. x.float() ** -1"
+        )
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
-    """a ** b: a constant exponent uses d(x^c) = c·x^(c−1)dx; a tensor exponent also gets a gradient."""
-    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        return PowScalar(b)(a)
+    """a ** b: a constant exponent uses d(x^c) = c·x^(c−1)dx; a tensor exponent also gets a gradient.
+
+    dtypes as PyTorch: an int tensor to a float power is float32, a bool tensor to an int power int64.
+    """
+    if isinstance(a, Tensor) and isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
+        a = as_tensor("pow", a)
+        dtype = scalar_dtype("pow", b, a.dtype)
+        if dtype != a.dtype:
+            a = a.to(dtype)
+        _no_negative_int_powers("pow", a, b)
+        return PowScalar(b.item() if isinstance(b, np.generic) else b)(a)
     a, b = binary("pow", a, b)
+    if a.dtype.kind == "b":
+        _no_bool("pow", a, hint="cast first, e.g. x.long()")
+    _no_negative_int_powers("pow", a, b)
     return Pow()(a, b)
 
 
 def cast(x: Any, dtype: Any) -> Tensor:
     """``x`` converted to ``dtype``; the gradient is converted back."""
     x = as_tensor("cast", x)
+    dtype = as_dtype("cast", dtype)
     if x.dtype == dtype:
         return x
     return Cast(dtype)(x)
@@ -264,7 +312,9 @@ def sqrt(x: Any) -> Tensor:
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - PyTorch's name
     """|x| elementwise."""
-    return Abs()(as_tensor("abs", x))
+    x = as_tensor("abs", x)
+    _no_bool("abs", x, hint="a mask is its own absolute value")
+    return Abs()(x)
 
 
 def sin(x: Any) -> Tensor:
@@ -363,14 +413,25 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
-    """Values of ``x`` limited to [min, max] (either may be None). Also ``clamp``."""
+    """Values of ``x`` limited to [min, max] (either may be None). Also ``clamp``.
+
+    The bounds are numbers, weak as in ``binary``: an int tensor clipped at 0.5 is float32, as PyTorch.
+    """
     x = as_tensor("clip", x)
     if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
+        raise ArgumentError("clip: at least one of min and max must be given")
+    dtype = x.dtype
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None:
+            if not _is_scalar(bound) or backend.is_array(bound):
+                raise ArgumentTypeError(f"clip: argument '{name}' must be a number or None, got {describe(bound)}")
+            dtype = dtypes.result_dtype("clip", dtype, scalar_dtype("clip", bound, x.dtype))
     if min is not None and max is not None and min > max:
-        raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
-    low = None if min is None else x.dtype.type(min)
-    high = None if max is None else x.dtype.type(max)
+        raise ArgumentError(f"clip: min ({min}) must not exceed max ({max})")
+    if dtype != x.dtype:
+        x = x.to(dtype)
+    low = None if min is None else dtype.type(min)
+    high = None if max is None else dtype.type(max)
     return Clip(low, high)(x)
 
 
@@ -379,10 +440,9 @@ clamp = clip
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a if condition else b``, broadcasting all three."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
-    cond = backend.get_array_module(cond).asarray(cond)
+    cond = as_tensor("where", condition, "condition").data
     if cond.dtype != bool:
-        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}; hint: compare, e.g. x > 0")
+        raise DTypeError(f"where: condition must be boolean, got dtype {cond.dtype}; hint: compare, e.g. x > 0")
     a, b = binary("where", a, b)
     broadcast_shape("where", cond.shape, a.shape, b.shape)
     return Where(cond)(a, b)

@@ -8,12 +8,13 @@ row (1, k) and a 1-D B a column (k, 1) whose added dim is removed from the resul
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.dtypes import result_dtype
-from chainrule.errors import ShapeError
+from chainrule.errors import DTypeError, ShapeError
 from chainrule.ops.operands import as_tensor, broadcast_shape
 from chainrule.tensor import Tensor
 
@@ -50,6 +51,19 @@ class MatMul(Function):
         return ga, gb
 
 
+def _common_dtype(op: str, *xs: Tensor) -> list[Tensor]:
+    """The operands in one dtype: an integer operand takes the float operand's dtype (as in binary ops; PyTorch
+    would refuse), two float dtypes may not mix, and bool is refused (a product of booleans is no boolean)."""
+    kinds = {x.dtype for x in xs}
+    if any(d.kind == "b" for d in kinds):
+        raise DTypeError(f"{op}: not defined for bool tensors (dtypes {', '.join(sorted(map(str, kinds)))}); hint: "
+                         f"cast with .float() or .long()")
+    if len(kinds) == 1:
+        return list(xs)
+    dtype = result_dtype(op, *kinds)
+    return [x if x.dtype == dtype else x.to(dtype) for x in xs]
+
+
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: batched over leading dims, 1-D operands as vectors."""
     a, b = as_tensor("matmul", a, "a"), as_tensor("matmul", b, "b")
@@ -73,9 +87,7 @@ def matmul(a: Any, b: Any) -> Tensor:
                 f"{b.shape[:-2]}; batch dims align from the right and each pair of sizes must be equal or one of "
                 f"them 1"
             ) from None
-    if a.dtype != b.dtype:
-        dtype = result_dtype("matmul", a.dtype, b.dtype)
-        a, b = a.to(dtype), b.to(dtype)
+    a, b = _common_dtype("matmul", a, b)
     return MatMul()(a, b)
 
 
@@ -99,10 +111,11 @@ class Linear(Function):
         x, w = self.inputs[0], self.inputs[1]
         gx = matmul(gq, w) if self.needs_input_grad[0] else None
         gw = gb = None
+        rows = math.prod(gq.shape[:-1])  # not −1: a batch of no rows (or rows of no features) is legal
         if self.needs_input_grad[1]:
-            gw = matmul(gq.reshape(-1, gq.shape[-1]).mT, x.reshape(-1, x.shape[-1]))
+            gw = matmul(gq.reshape(rows, gq.shape[-1]).mT, x.reshape(rows, x.shape[-1]))
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
-            gb = gq.reshape(-1, gq.shape[-1]).sum(0)
+            gb = gq.reshape(rows, gq.shape[-1]).sum(0)
         return (gx, gw, gb) if len(self.inputs) == 3 else (gx, gw)
 
 
@@ -117,10 +130,8 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002 -
             f"(expected input (..., {w.shape[1]}))"
         )
     if bias is None:
-        return Linear()(x, w)
+        return Linear()(*_common_dtype("linear", x, w))
     b = as_tensor("linear", bias, "bias")
     if b.shape != (w.shape[0],):
         raise ShapeError(f"linear: bias must have shape ({w.shape[0]},) to match weight {w.shape}, got {b.shape}")
-    if len({x.dtype, w.dtype, b.dtype}) > 1:
-        result_dtype("linear", x.dtype, w.dtype, b.dtype)
-    return Linear()(x, w, b)
+    return Linear()(*_common_dtype("linear", x, w, b))

@@ -28,11 +28,19 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
-from chainrule.errors import DTypeError, ShapeError
+from chainrule.errors import ArgumentError, DTypeError, IndexValueError, ShapeError
 from chainrule.ops.activation import Softplus, log_softmax, sigmoid, softmax
 from chainrule.ops.elementwise import abs as abs_
 from chainrule.ops.elementwise import clip, exp, log, maximum, where
-from chainrule.ops.operands import as_tensor, broadcast_shape
+from chainrule.ops.operands import (
+    as_tensor,
+    broadcast_shape,
+    check_bool,
+    check_int,
+    check_number,
+    first_outside,
+    same_dtype,
+)
 from chainrule.ops.reduce import logsumexp
 from chainrule.ops.reduce import sum as sum_
 from chainrule.tensor import Tensor
@@ -57,21 +65,18 @@ def _float_arg(op: str, x: Any, name: str) -> Tensor:
     return x
 
 
-def _same_dtype(op: str, x: Tensor, other: Tensor, name: str) -> None:
-    if other.dtype != x.dtype:
-        raise DTypeError(
-            f"{op}: argument '{name}' has dtype {other.dtype} but input has dtype {x.dtype}; "
-            f"cast one of them (.float() or .double())"
-        )
+_same_dtype = same_dtype
 
 
 def _check_reduction(op: str, reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: argument 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}")
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ArgumentError(f"{op}: argument 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}")
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
+        if loss.numel() == 0:  # the mean of no losses is NaN, as PyTorch (0/0), with an empty gradient
+            return loss.sum() * float("nan")
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
@@ -87,12 +92,8 @@ def _position(index: tuple[int, ...]) -> str:
 
 
 def _first_bad(op: str, name: str, values: Any, bad: Any, expected: str, hint: str = "") -> None:
-    """Raise a ValueError naming the first element of ``values`` where ``bad`` holds, if any."""
-    bad = backend.to_numpy(bad)
-    if bad.any():
-        index = tuple(np.argwhere(bad)[0])
-        value = backend.to_numpy(values)[index] if index else backend.to_numpy(values).item()
-        raise ValueError(f"{op}: {name}{_position(index)} = {value} is outside {expected}{hint}")
+    """Raise an ArgumentError (a ValueError) naming the first element of ``values`` where ``bad`` holds, if any."""
+    first_outside(op, name, values, bad, expected, hint)
 
 
 def _elementwise_pair(op: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:  # noqa: A002
@@ -137,17 +138,20 @@ def _class_targets(op: str, target: Tensor, x_shape: tuple[int, ...], ignore_ind
     expected = x_shape[:1] + x_shape[2:]
     want = expected[1:] if unbatched else expected
     if target.shape != want:
+        batch = ""
+        if want and target.ndim and target.shape[0] != want[0] and not unbatched:
+            batch = f"; the batch sizes differ: input {x_shape[0]}, target {target.shape[0]}"
         raise ShapeError(
             f"{op}: class-index target must have shape {want} (the input's shape without the class dim), "
-            f"got {target.shape}"
+            f"got {target.shape}{batch}"
         )
     t = target.data.reshape(expected)
     xp = _xp(t)
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        _first_bad(op, "target", target.data, bad.reshape(target.shape), f"[0, {n_classes})",
-                   f"; class indices must lie in [0, {n_classes}) or equal ignore_index ({ignore_index})")
+    first_outside(op, "target", target.data, bad.reshape(target.shape), f"[0, {n_classes})",
+                  f"; class indices must lie in [0, {n_classes}) or equal ignore_index ({ignore_index})",
+                  IndexValueError)
     safe = xp.where(valid, t, 0)
     w_t = valid.astype(np.float64) if class_weight is None else class_weight[safe] * valid
     return safe, valid, w_t
@@ -210,8 +214,9 @@ class CrossEntropyIndex(_ClassLoss):
         picked = xp.take_along_axis(logp, self.safe[:, None], axis=1)[:, 0]  # gather: no 0·(−∞) products
         loss = -w_t * picked
         if self.smoothing > 0:
-            smooth = -(logp * self.class_weight(x)).sum(axis=1) * self.valid
+            smooth = -(logp * self.class_weight(x)).sum(axis=1)
             loss = c(1 - self.smoothing) * loss + c(self.smoothing / x.shape[1]) * smooth
+        loss = xp.where(self.valid, loss, c(0))  # ignored targets: 0, even next to ±inf or NaN logits
         self.denominator = float(w_t.sum())
         return self.reduce(loss, self.denominator)
 
@@ -296,15 +301,17 @@ class CrossEntropyProb(_ClassLoss):
 
 
 class NLLLoss(_ClassLoss):
-    def __init__(self, reduction: str, safe: Any, w_t: Any) -> None:
+    def __init__(self, reduction: str, safe: Any, w_t: Any, valid: Any) -> None:
         super().__init__(reduction)
-        self.safe, self.w_t = safe, w_t
+        self.safe, self.w_t, self.valid = safe, w_t, valid
 
     def forward(self, x):
+        xp = _xp(x)
         w_t = self.w_t.astype(x.dtype, copy=False)
-        picked = _xp(x).take_along_axis(x, self.safe[:, None], axis=1)[:, 0]
+        picked = xp.take_along_axis(x, self.safe[:, None], axis=1)[:, 0]
         self.denominator = float(w_t.sum())
-        return self.reduce(-w_t * picked, self.denominator)
+        loss = xp.where(self.valid, -w_t * picked, x.dtype.type(0))  # ignored: 0, even next to ±inf or NaN
+        return self.reduce(loss, self.denominator)
 
     def backward(self, gy: Tensor) -> Tensor:
         """ℓᵢ = −w[yᵢ]·x_{i,yᵢ} (x holds log-probabilities): ∂ℓᵢ/∂x_ic = −w[yᵢ]·δ_{c,yᵢ}.
@@ -320,6 +327,8 @@ class NLLLoss(_ClassLoss):
 def _batched(op: str, x: Tensor) -> tuple[Tensor, bool]:
     if x.ndim == 0:
         raise ShapeError(f"{op}: input must have shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    if x.shape[1 if x.ndim > 1 else 0] == 0:
+        raise ShapeError(f"{op}: input of shape {x.shape} has no classes (its class dim has size 0)")
     if x.ndim == 1:
         return x.unsqueeze(0), True
     return x, False
@@ -347,8 +356,8 @@ def cross_entropy(
     """
     op = "cross_entropy"
     _check_reduction(op, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: argument 'label_smoothing' must lie in [0, 1], got {label_smoothing}")
+    ignore_index = check_int(op, "ignore_index", ignore_index)
+    label_smoothing = check_number(op, "label_smoothing", label_smoothing, 0.0, 1.0)
     x0 = _float_arg(op, input, "input")
     x, unbatched = _batched(op, x0)
     w = _class_weight(op, weight, x.shape[1], x)
@@ -361,7 +370,7 @@ def cross_entropy(
             )
         _same_dtype(op, x, t, "target")
         if ignore_index >= 0:
-            raise ValueError(f"{op}: ignore_index ({ignore_index}) is not supported for class-probability targets")
+            raise ArgumentError(f"{op}: ignore_index ({ignore_index}) is not supported for class-probability targets")
         if unbatched:
             t = t.unsqueeze(0)
         loss = CrossEntropyProb(reduction, label_smoothing, w)(x, t)
@@ -385,12 +394,13 @@ def nll_loss(
     """
     op = "nll_loss"
     _check_reduction(op, reduction)
+    ignore_index = check_int(op, "ignore_index", ignore_index)
     x0 = _float_arg(op, input, "input")
     x, unbatched = _batched(op, x0)
     w = _class_weight(op, weight, x.shape[1], x)
     t = as_tensor(op, target, "target")
-    safe, _, w_t = _class_targets(op, t, x.shape, ignore_index, w, unbatched)
-    loss = NLLLoss(reduction, safe, w_t)(x)
+    safe, valid, w_t = _class_targets(op, t, x.shape, ignore_index, w, unbatched)
+    loss = NLLLoss(reduction, safe, w_t, valid)(x)
     return loss.reshape(()) if unbatched and reduction == "none" else loss
 
 
@@ -562,8 +572,9 @@ def smooth_l1_loss(
     """
     op = "smooth_l1_loss"
     _check_reduction(op, reduction)
+    beta = check_number(op, "beta", beta)
     if beta < 0:
-        raise ValueError(f"{op}: argument 'beta' must be ≥ 0, got {beta}")
+        raise ArgumentError(f"{op}: argument 'beta' must be ≥ 0, got {beta:g}")
     x, t = _elementwise_pair(op, input, target)
     d = x - t
     a = abs_(d)
@@ -590,10 +601,13 @@ def gaussian_nll_loss(
     Gradients: gx = r·(x − t)/v, gt = −gx, gv = r·½(1/v − (x − t)²/v²).
     """
     op = "gaussian_nll_loss"
+    _check_reduction(op, reduction)
+    full = check_bool(op, "full", full)
+    eps = check_number(op, "eps", eps, 0.0)
     x, t = _elementwise_pair(op, input, target)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
-        if var < 0:
-            raise ValueError(f"{op}: argument 'var' must be non-negative, got {var}")
+        if not var >= 0:
+            raise ArgumentError(f"{op}: argument 'var' must be non-negative, got {var}")
         v = Tensor(_xp(x.data).full(x.shape, var, dtype=x.dtype))
     else:
         v = _float_arg(op, var, "var")
@@ -602,14 +616,15 @@ def gaussian_nll_loss(
     if v.shape != x.shape:
         if v.shape == x.shape[:-1]:
             v = v.unsqueeze(-1)
-        elif not (v.ndim == x.ndim and sum(b for a, b in zip(x.shape, v.shape) if a != b) == 1):
+        elif not (v.ndim == x.ndim and [b for a, b in zip(x.shape, v.shape) if a != b] == [1]):
             raise ShapeError(
                 f"{op}: var of shape {v.shape} does not fit input of shape {x.shape}; expected {x.shape}, "
                 f"{x.shape[:-1]}, or the input's shape with one dim of size 1"
             )
-    _check_reduction(op, reduction)
-    clamped = _xp(v.data).maximum(v.data, v.dtype.type(eps))
-    v = v + Tensor(clamped - v.data)  # the values of max(v, eps), the gradient of v (a constant offset)
+    xp = _xp(v.data)
+    clamped = xp.maximum(v.data, v.dtype.type(eps))
+    offset = xp.where(clamped == v.data, v.dtype.type(0), clamped - v.data)  # 0, not inf − inf, where v = ±inf
+    v = v + Tensor(offset)  # the values of max(v, eps), the gradient of v (a constant offset)
     d = x - t
     loss = 0.5 * (log(v) + d * d / v)
     if full:

@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
-from chainrule.errors import DTypeError, ShapeError
-from chainrule.ops.operands import as_tensor
+from chainrule.errors import ArgumentError, ShapeError
+from chainrule.ops.operands import as_tensor, check_bool, check_number, float_only, int_tuple, same_dtype
 from chainrule.ops.reduce import mean, var
 from chainrule.tensor import Tensor
 
@@ -52,6 +50,8 @@ class Standardize(Function):
         differentiable ops when a graph is being built, so the second derivative is exact.
         """
         x = self.inputs[0]
+        if x.numel() == 0:  # nothing was standardised: the gradient is as empty as gy
+            return gy
         xhat = self.output()
         if is_grad_enabled():
             rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5
@@ -62,8 +62,7 @@ class Standardize(Function):
 
 def _float_input(op: str, x: Any) -> Tensor:
     x = as_tensor(op, x)
-    if x.dtype.kind != "f":
-        raise DTypeError(f"{op}: argument 'input' must be a floating-point tensor, got dtype {x.dtype}")
+    float_only(op, x)
     return x
 
 
@@ -74,8 +73,7 @@ def _param(op: str, p: Any, name: str, shape: tuple[int, ...], x: Tensor) -> Ten
     p = as_tensor(op, p, name)
     if p.shape != shape:
         raise ShapeError(f"{op}: argument '{name}' must have shape {shape}, got {p.shape}")
-    if p.dtype != x.dtype:
-        raise DTypeError(f"{op}: argument '{name}' has dtype {p.dtype} but input has dtype {x.dtype}")
+    same_dtype(op, x, p, name)
     return p
 
 
@@ -99,12 +97,20 @@ def batch_norm(
     """
     op = "batch_norm"
     x = _float_input(op, input)
+    training = check_bool(op, "training", training)
+    momentum = check_number(op, "momentum", momentum)
+    eps = check_number(op, "eps", eps)
     if x.ndim < 2:
         raise ShapeError(f"{op}: input must have shape (N, C) or (N, C, d1, ...), got {x.shape}")
     n_channels = x.shape[1]
     shape = (n_channels,)
     rm = _param(op, running_mean, "running_mean", shape, x)
     rv = _param(op, running_var, "running_var", shape, x)
+    if (rm is None) != (rv is None):
+        raise ArgumentError(
+            f"{op}: running_mean and running_var must both be given or both be None, got "
+            f"{'running_var' if rm is None else 'running_mean'} alone"
+        )
     w = _param(op, weight, "weight", shape, x)
     b = _param(op, bias, "bias", shape, x)
     per_channel = (1, n_channels) + (1,) * (x.ndim - 2)
@@ -112,14 +118,14 @@ def batch_norm(
     if training:
         count = x.numel() // n_channels if n_channels else 0
         if count <= 1:
-            raise ValueError(f"{op}: expected more than 1 value per channel when training, got input shape {x.shape}")
+            raise ShapeError(f"{op}: expected more than 1 value per channel when training, got input shape {x.shape}")
         fn = Standardize(dims, eps)
         y = fn(x)
         if rm is not None or rv is not None:
             _update_running(rm, rv, fn.mean.reshape(shape), fn.var.reshape(shape), count, momentum)
     else:
         if rm is None or rv is None:
-            raise ValueError(f"{op}: running_mean and running_var are required when training=False")
+            raise ArgumentError(f"{op}: running_mean and running_var are required when training=False")
         xp = backend.get_array_module(x.data)
         rstd = 1 / xp.sqrt(rv.data + x.dtype.type(eps))
         y = (x - Tensor(rm.data.reshape(per_channel))) * Tensor(rstd.reshape(per_channel))
@@ -153,7 +159,8 @@ def layer_norm(
     """
     op = "layer_norm"
     x = _float_input(op, input)
-    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    shape = int_tuple(op, "normalized_shape", normalized_shape)
+    eps = check_number(op, "eps", eps)
     k = len(shape)
     if k == 0 or x.shape[x.ndim - k:] != shape or k > x.ndim:
         raise ShapeError(

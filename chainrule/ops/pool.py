@@ -31,10 +31,10 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
-from chainrule.errors import ShapeError
+from chainrule.errors import ArgumentError, ArgumentTypeError, ShapeError
 from chainrule.ops.elementwise import abs as abs_op
 from chainrule.ops.elementwise import where
-from chainrule.ops.operands import as_tensor, float_only
+from chainrule.ops.operands import as_tensor, check_bool, check_size, describe, float_only, int_pair
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor
 
@@ -47,13 +47,8 @@ IntPair = int | Sequence[int]
 
 
 def _pair(op: str, name: str, value: Any) -> tuple[int, int]:
-    """An int or a sequence of one or two ints, as (height, width)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    if isinstance(value, Sequence) and len(value) in (1, 2):
-        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-            return (int(value[0]), int(value[-1]))
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints (height, width), got {value!r}")
+    """An int or a sequence of one or two ints, as (height, width) (the bounds are checked by ``_geometry``)."""
+    return int_pair(op, name, value, -(2**62))
 
 
 def _input(op: str, x: Any) -> tuple[Tensor, bool]:
@@ -149,20 +144,21 @@ def _geometry(
 ) -> _Windows:
     """Check the pooling arguments against the input, with PyTorch's rules, and lay out the windows."""
     kernel = _pair(op, "kernel_size", kernel_size)
-    empty = stride is None or (isinstance(stride, Sequence) and len(stride) == 0)
+    empty = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
     strides = kernel if empty else _pair(op, "stride", stride)
     pads = _pair(op, "padding", padding)
     dils = _pair(op, "dilation", dilation)
+    ceil_mode = check_bool(op, "ceil_mode", ceil_mode)
     if min(kernel) <= 0:
-        raise ValueError(f"{op}: kernel_size must be positive, got {kernel_size}")
+        raise ArgumentError(f"{op}: kernel_size must be positive, got {kernel_size}")
     if min(strides) <= 0:
-        raise ValueError(f"{op}: stride must be positive, got {stride}")
+        raise ArgumentError(f"{op}: stride must be positive, got {stride}")
     if min(dils) <= 0:
-        raise ValueError(f"{op}: dilation must be positive, got {dilation}")
+        raise ArgumentError(f"{op}: dilation must be positive, got {dilation}")
     if min(pads) < 0:
-        raise ValueError(f"{op}: padding must be non-negative, got {padding}")
+        raise ArgumentError(f"{op}: padding must be non-negative, got {padding}")
     if any(p > k // 2 for p, k in zip(pads, kernel)):
-        raise ValueError(
+        raise ArgumentError(
             f"{op}: padding {pads} must be at most half of kernel_size {kernel} in each dim (PyTorch's rule: "
             f"padding ≤ kernel_size // 2), so that every window holds at least one input element"
         )
@@ -330,6 +326,7 @@ def max_pool2d(
     """
     x, unbatched = _input("max_pool2d", input)
     windows = _geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    return_indices = check_bool("max_pool2d", "return_indices", return_indices)
     fn = MaxPool2d(windows, track=return_indices or (x.requires_grad and is_grad_enabled()))
     y = fn(x)
     indices = _plane_indices(fn.argmax) if return_indices else None
@@ -428,14 +425,15 @@ def avg_pool2d(
     """
     x, unbatched = _input("avg_pool2d", input)
     windows = _geometry("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad = check_bool("avg_pool2d", "count_include_pad", count_include_pad)
     if divisor_override is not None:
         if not isinstance(divisor_override, (int, np.integer)) or isinstance(divisor_override, bool):
-            raise TypeError(f"avg_pool2d: divisor_override must be an int, got {divisor_override!r}")
+            raise ArgumentTypeError(f"avg_pool2d: divisor_override must be an int, got {describe(divisor_override)}")
         if divisor_override == 0:
-            raise ValueError("avg_pool2d: divisor_override must not be zero")
+            raise ArgumentError("avg_pool2d: divisor_override must not be zero")
         divisor = int(divisor_override)
     else:
-        divisor = _divisor(windows, bool(count_include_pad))
+        divisor = _divisor(windows, count_include_pad)
     y = AvgPool2d(windows, divisor)(x)
     return reshape(y, y.shape[1:]) if unbatched else y
 
@@ -501,16 +499,17 @@ def lp_pool2d(
     """
     x, unbatched = _input("lp_pool2d", input)
     if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, np.integer, np.floating)):
-        raise TypeError(f"lp_pool2d: norm_type must be a number, got {norm_type!r}")
+        raise ArgumentTypeError(f"lp_pool2d: norm_type must be a number, got {describe(norm_type)}")
     p = float(norm_type)
     if math.isfinite(p) and p == int(p):
         p = int(p)  # integer powers: x**2 is x·x
+    _geometry("lp_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)  # its errors name lp_pool2d
     if math.isinf(p):
         y = max_pool2d(abs_op(x) if p > 0 else -abs_op(x), kernel_size, stride, padding, 1, ceil_mode)
         y = y if p > 0 else -y
     else:
         if not p > 0:
-            raise ValueError(f"lp_pool2d: norm_type must be positive, got {norm_type}")
+            raise ArgumentError(f"lp_pool2d: norm_type must be positive, got {norm_type}")
         windows = _geometry("lp_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
         area = windows.kernel[0] * windows.kernel[1]
         counts = _divisor(windows, True)
@@ -528,8 +527,9 @@ class AdaptiveAvgPool2d(Function):
     varies is a separable linear map; the mean over a rectangle is the product of the per-dim means."""
     uses_inputs = False  # backward needs only shapes or what forward saved
 
-    def __init__(self, rows: Any, cols: Any) -> None:
+    def __init__(self, rows: Any, cols: Any, pooling: bool = True) -> None:
         self.rows, self.cols = rows, cols
+        self.pooling = pooling  # True: the rows of the matrices are windows (the forward map, not its transpose)
 
     def forward(self, x):
         xp = backend.get_array_module(x)
@@ -537,13 +537,31 @@ class AdaptiveAvgPool2d(Function):
         cols = xp.asarray(self.cols, dtype=x.dtype)
         N, C, H, W = x.shape
         t = (x.reshape(N * C * H, W) @ cols.T).reshape(N, C, H, cols.shape[0])  # one GEMM over the columns
-        return xp.matmul(rows, t)  # (OH, H) @ (N, C, H, OW) → (N, C, OH, OW)
+        y = xp.matmul(rows, t)  # (OH, H) @ (N, C, H, OW) → (N, C, OH, OW)
+        if self.pooling and not bool(xp.isfinite(y).all()):  # ±inf or NaN met the zeros of the matrices (0·inf)
+            y = self._windowed(x)
+        return y
+
+    def _windowed(self, x: Any) -> Any:
+        """Each window's mean on its own, so that a non-finite input reaches only the windows that hold it (the
+        matrix products would spread 0·inf = NaN over its whole row and column). Run only then."""
+        xp = backend.get_array_module(x)
+        bounds = []
+        for matrix in (self.rows, self.cols):
+            inside = np.asarray(matrix) != 0
+            start = inside.argmax(axis=1)
+            bounds.append(list(zip(start, start + inside.sum(axis=1))))
+        y = xp.empty(x.shape[:2] + (len(bounds[0]), len(bounds[1])), dtype=x.dtype)
+        for i, (h0, h1) in enumerate(bounds[0]):
+            for j, (w0, w1) in enumerate(bounds[1]):
+                y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+        return y
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = A_h·x·A_wᵀ is linear in x: gx = A_hᵀ·gy·A_w, (N, C, OH, OW) → (N, C, H, W). Each element of
         window (i, j) receives gy(i, j)/|P(i, j)|, summed over the windows it lies in. This is the same map
         with the transposed matrices, so the backward's backward is the forward again."""
-        return AdaptiveAvgPool2d(self.rows.T, self.cols.T)(gy)
+        return AdaptiveAvgPool2d(self.rows.T, self.cols.T, not self.pooling)(gy)
 
 
 def _adaptive_matrix(size: int, out: int) -> np.ndarray:
@@ -565,20 +583,28 @@ def adaptive_avg_pool2d(input: Any, output_size: int | None | Sequence[int | Non
     H, W = x.shape[-2:]
     if output_size is None or isinstance(output_size, (int, np.integer)):
         sizes = (output_size, output_size)
-    elif isinstance(output_size, Sequence) and len(output_size) in (1, 2):
-        sizes = (output_size[0], output_size[-1])
+    elif isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        sizes = (output_size[0], output_size[1])
     else:
-        raise TypeError(f"adaptive_avg_pool2d: output_size must be an int, None or a pair, got {output_size!r}")
+        raise ArgumentTypeError(
+            f"adaptive_avg_pool2d: output_size must be an int, None or a pair, got {describe(output_size)}"
+        )
     out = []
     for s, n in zip(sizes, (H, W)):
         if s is None:
             s = n
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s <= 0:
-            raise ValueError(
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise ArgumentTypeError(
+                f"adaptive_avg_pool2d: output_size entries must be positive ints or None, got {output_size!r}"
+            )
+        if s <= 0:
+            raise ArgumentError(
                 f"adaptive_avg_pool2d: output_size entries must be positive ints or None, got {output_size!r}"
             )
         out.append(int(s))
     OH, OW = out
+    check_size("adaptive_avg_pool2d", "the output", x.shape[:2] + (OH, OW), x.dtype)
+    check_size("adaptive_avg_pool2d", "the averaging matrices", (max(OH, OW), max(H, W)), np.float64)
     if H % OH == 0 and W % OW == 0:  # equal, disjoint windows: plain average pooling, no matrices
         kernel = (H // OH, W // OW)
         y = AvgPool2d(_Windows(x.shape, kernel, kernel, (0, 0), (1, 1), False), kernel[0] * kernel[1])(x)

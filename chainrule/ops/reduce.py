@@ -15,8 +15,9 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd.broadcast import broadcast_to
 from chainrule.autograd.function import Function
+from chainrule.errors import ShapeError
 from chainrule.ops.elementwise import exp
-from chainrule.ops.operands import as_tensor, float_only, normalize_dim, normalize_dims
+from chainrule.ops.operands import as_tensor, check_bool, check_number, float_only, normalize_dim, normalize_dims
 from chainrule.tensor import Tensor
 
 Dims = int | Sequence[int] | None
@@ -138,9 +139,12 @@ def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
 def _reduce(op: str, cls: type[_Reduction], x: Any, dim: Dims, keepdim: bool, **kwargs: Any) -> Tensor:
     x = as_tensor(op, x)
     dims = normalize_dims(op, dim, x.ndim)
+    keepdim = check_bool(op, "keepdim", keepdim)
     for d in dims:
         if x.shape[d] == 0 and cls is not Sum:
-            raise ValueError(f"{op}: cannot reduce over dim {d} of size 0 (shape {x.shape})")
+            raise ShapeError(
+                f"{op}: cannot reduce over dim {d} of size 0 (shape {x.shape}); an empty set has no {op}"
+            )
     return cls(dims, keepdim, **kwargs)(x)
 
 
@@ -160,6 +164,8 @@ def var(x: Any, dim: Dims = None, keepdim: bool = False, correction: int = 1) ->
     """Variance over ``dim`` with Bessel's ``correction`` (1: unbiased, PyTorch's default; 0: population)."""
     x = as_tensor("var", x)
     float_only("var", x)
+    correction = check_number("var", "correction", correction)
+    correction = int(correction) if correction == int(correction) else correction
     return _reduce("var", Var, x, dim, keepdim, correction=correction)
 
 
@@ -183,17 +189,27 @@ def logsumexp(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
     return _reduce("logsumexp", LogSumExp, x, dim, keepdim)
 
 
+def _arg_extremum(op: str, x: Any, dim: int | None, keepdim: bool) -> Tensor:
+    x = as_tensor(op, x)
+    keepdim = check_bool(op, "keepdim", keepdim)
+    find = x.data.argmax if op == "argmax" else x.data.argmin
+    if dim is None:  # position in the flattened tensor; keepdim gives every dim size 1, as PyTorch
+        if x.numel() == 0:
+            raise ShapeError(f"{op}: the tensor is empty (shape {x.shape}), so it has no {op}; hint: check its size")
+        return Tensor(backend.get_array_module(x.data).asarray(find(keepdims=keepdim), dtype=np.int64))
+    axis = normalize_dim(op, dim, x.ndim)
+    if x.ndim == 0:  # the one element is at index 0
+        return Tensor(backend.get_array_module(x.data).zeros((), dtype=np.int64))
+    if x.shape[axis] == 0:
+        raise ShapeError(f"{op}: cannot take the {op} over dim {dim} of size 0 (shape {x.shape})")
+    return Tensor(backend.get_array_module(x.data).asarray(find(axis=axis, keepdims=keepdim), dtype=np.int64))
+
+
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the first maximum along ``dim`` (of the flattened tensor when None); not differentiable."""
-    x = as_tensor("argmax", x)
-    if dim is None:  # position in the flattened tensor; keepdim gives every dim size 1, as PyTorch
-        return Tensor(x.data.argmax(keepdims=keepdim))
-    return Tensor(x.data.argmax(axis=normalize_dim("argmax", dim, x.ndim), keepdims=keepdim))
+    return _arg_extremum("argmax", x, dim, keepdim)
 
 
 def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the first minimum along ``dim``; not differentiable."""
-    x = as_tensor("argmin", x)
-    if dim is None:  # position in the flattened tensor; keepdim gives every dim size 1, as PyTorch
-        return Tensor(x.data.argmin(keepdims=keepdim))
-    return Tensor(x.data.argmin(axis=normalize_dim("argmin", dim, x.ndim), keepdims=keepdim))
+    return _arg_extremum("argmin", x, dim, keepdim)

@@ -256,6 +256,8 @@ def unbind(x: Any, dim: int = 0) -> tuple[Tensor, ...]:
     sequence."""
     x = as_tensor("unbind", x)
     d = normalize_dim("unbind", dim, x.ndim)
+    if x.ndim == 0:
+        raise IndexRangeError("unbind: a 0-d tensor has no dim to unbind; hint: reshape it to (1,) first")
     if x.shape[d] == 0:
         return ()
     out = Unbind(d)(x)
@@ -303,11 +305,13 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], dim: int = 0) -> 
         size = int(split_size_or_sections)
         if size <= 0:
             raise ArgumentError(f"split: split_size must be positive, got {size}")
-        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) or [0]  # an empty dim: one empty piece
     else:
         sizes = list(int_tuple("split", "split_size_or_sections", split_size_or_sections))
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ShapeError(f"split: sections {sizes} must be ≥ 0 and sum to dim {dim}'s size {n} (shape {x.shape})")
+    if not sizes:  # no sections (of an empty dim): no pieces
+        return ()
     if len(sizes) <= 1:
         return (x,)
     return Split(sizes, d)(x)
@@ -439,10 +443,39 @@ class ScatterAdd(Function):
         return GetItem(self.index)(gout)
 
 
+def _check_masks(index: Any, shape: tuple[int, ...]) -> None:
+    """Each boolean mask must have the shape of the dims it selects from (NumPy would stretch a mask over a dim
+    of size 1, PyTorch refuses; so does chainrule)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(backend.is_array(p) and p.dtype == bool and p.ndim for p in parts):
+        return
+
+    def width(p: Any) -> int:  # how many of x's dims an index part consumes
+        if p is None or p is Ellipsis:
+            return 0
+        return p.ndim if backend.is_array(p) and p.dtype == bool else 1
+
+    dim = 0
+    for i, p in enumerate(parts):
+        if p is Ellipsis:
+            dim = len(shape) - sum(width(q) for q in parts[i + 1 :])
+            continue
+        if backend.is_array(p) and p.dtype == bool and p.ndim and dim + p.ndim > len(shape):
+            return  # more indices than dims: NumPy's own message says so
+        if backend.is_array(p) and p.dtype == bool and p.ndim and p.shape != tuple(shape[dim : dim + p.ndim]):
+            raise IndexRangeError(
+                f"getitem: index {index!r} is invalid for a tensor of shape {shape}: a boolean mask of shape "
+                f"{p.shape} selects from dims {dim}..{dim + p.ndim - 1}, whose sizes are "
+                f"{tuple(shape[dim : dim + p.ndim])}; the shapes must match"
+            )
+        dim += width(p)
+
+
 def getitem(x: Any, index: Any) -> Tensor:
     """``x[index]`` with NumPy's rules: ints, slices, None, ..., integer arrays and boolean masks."""
     x = as_tensor("getitem", x)
     index = _normalize_index(index)
+    _check_masks(index, x.shape)
     try:
         return GetItem(index)(x)
     except IndexError as e:

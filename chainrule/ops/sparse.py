@@ -13,8 +13,8 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.errors import DTypeError, ShapeError
-from chainrule.ops.operands import as_tensor
+from chainrule.errors import ArgumentError, DTypeError, ShapeError
+from chainrule.ops.operands import as_tensor, check_index_range, check_int, check_size
 from chainrule.tensor import Tensor
 
 __all__ = ["embedding", "one_hot"]
@@ -53,7 +53,7 @@ class EmbeddingScatter(Function):
     def forward(self, g):
         xp = _xp(g)
         out = xp.zeros((self.num_rows, g.shape[-1]), dtype=g.dtype)
-        xp.add.at(out, self.indices.reshape(-1), g.reshape(-1, g.shape[-1]))
+        xp.add.at(out, self.indices.reshape(-1), g.reshape(self.indices.size, g.shape[-1]))
         if self.padding_idx is not None:
             out[self.padding_idx] = 0
         return out
@@ -77,15 +77,6 @@ def _index_tensor(op: str, x: Any, name: str) -> Tensor:
     return x
 
 
-def _first_outside(op: str, name: str, values: Any, low: int, high: int) -> None:
-    bad = backend.to_numpy((values < low) | (values >= high))
-    if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0])
-        value = backend.to_numpy(values)[index]
-        position = f"[{', '.join(map(str, index))}]" if index else ""
-        raise ValueError(f"{op}: {name}{position} = {value} is outside [{low}, {high})")
-
-
 def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:  # noqa: A002 - PyTorch's name
     """Rows of ``weight`` (V, D) at the integer indices ``input`` (any shape S): output S + (D,).
 
@@ -99,10 +90,11 @@ def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor
         raise ShapeError(f"{op}: argument 'weight' must be a matrix (num_embeddings, embedding_dim), got {w.shape}")
     rows = w.shape[0]
     if padding_idx is not None:
+        padding_idx = check_int(op, "padding_idx", padding_idx)
         if not -rows <= padding_idx < rows:
-            raise ValueError(f"embedding: padding_idx {padding_idx} must lie in [{-rows}, {rows}) for {rows} rows")
-        padding_idx = int(padding_idx) % rows
-    _first_outside(op, "input", idx.data, 0, rows)
+            raise ArgumentError(f"embedding: padding_idx {padding_idx} must lie in [{-rows}, {rows}) for {rows} rows")
+        padding_idx = padding_idx % rows
+    check_index_range(op, "input", idx.data, 0, rows, f"; the weight has {rows} rows (num_embeddings)")
     return Embedding(idx.data, padding_idx)(w)
 
 
@@ -112,11 +104,15 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     op = "one_hot"
     t = _index_tensor(op, tensor, "tensor")
     xp = _xp(t.data)
+    num_classes = check_int(op, "num_classes", num_classes)
     if num_classes == -1:
         if t.numel() == 0:
-            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+            raise ArgumentError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
         num_classes = int(t.data.max()) + 1
-    elif num_classes < 0:
-        raise ValueError(f"one_hot: num_classes must be positive or -1 (infer), got {num_classes}")
-    _first_outside(op, "tensor", t.data, 0, num_classes)
-    return Tensor((t.data[..., None] == xp.arange(num_classes)).astype(np.int64))
+    elif num_classes <= 0:
+        raise ArgumentError(f"one_hot: num_classes must be positive or -1 (infer), got {num_classes}")
+    check_index_range(op, "tensor", t.data, 0, num_classes)
+    check_size(op, "the result", t.shape + (num_classes,), np.int64)
+    out = xp.zeros((t.numel(), num_classes), dtype=np.int64)  # memory for the result only
+    out[xp.arange(t.numel()), t.data.reshape(-1)] = 1
+    return Tensor(out.reshape(t.shape + (num_classes,)))
