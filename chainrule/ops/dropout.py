@@ -59,13 +59,13 @@ def dropout(
     if not 0.0 <= p_value <= 1.0:
         raise ArgumentError(f"dropout: argument 'p' is the probability of dropping an element, in [0, 1]; got {p}")
     p = p_value
-    if not check_bool("dropout", "training", training) or p == 0.0:
-        return x
     if generator is not None and not isinstance(generator, np.random.Generator):
         raise ArgumentTypeError(
             f"dropout: argument 'generator' must be a numpy.random.Generator, got {describe(generator)}; hint: "
             f"np.random.default_rng(seed)"
         )
+    if not check_bool("dropout", "training", training) or p == 0.0:
+        return x
     rng = generator if generator is not None else default_generator()
     xp = backend.get_array_module(x.data)
     if p == 1.0:

@@ -107,6 +107,8 @@ def scalar_dtype(op: str, value: Any, dtype: np.dtype) -> np.dtype:
 
 def scalar_array(op: str, value: Any, dtype: np.dtype, like: Any) -> Any:
     """A 0-d array holding a Python or NumPy number in the dtype it takes next to a tensor of ``dtype``."""
+    if type(value) is float and dtype.kind == "f":  # the common case, x * 0.5: the tensor's dtype
+        return backend.get_array_module(like).asarray(value, dtype=dtype)
     if backend.is_array(value):  # a 0-d array
         value = value.item()
     target = scalar_dtype(op, value, dtype)
@@ -129,9 +131,9 @@ def binary(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
         # two numbers: each takes the default dtype of its kind (float32, int64, bool), NumPy ones too
         a, b = (v.item() if hasattr(v, "item") else v for v in (a, b))
     if not isinstance(a, Tensor) and _is_scalar(a) and isinstance(b, Tensor):
-        a = Tensor(scalar_array(op, a, as_tensor(op, b, "b").dtype, b.data))
+        a = Tensor(scalar_array(op, a, b.dtype, b.data))
     elif not isinstance(b, Tensor) and _is_scalar(b) and isinstance(a, Tensor):
-        b = Tensor(scalar_array(op, b, as_tensor(op, a, "a").dtype, a.data))
+        b = Tensor(scalar_array(op, b, a.dtype, a.data))
     a = as_tensor(op, a, "a")
     b = as_tensor(op, b, "b")
     if a.dtype != b.dtype:
@@ -166,7 +168,8 @@ def broadcast_shape(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    """An int or a NumPy int, not a bool (``type(value) is int`` first: the common case, and fast)."""
+    return type(value) is int or (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)))
 
 
 def normalize_dim(op: str, dim: Any, ndim: int) -> int:
@@ -230,7 +233,9 @@ def int_pair(op: str, name: str, value: Any, minimum: int, bound: str | None = N
     """An int or a pair of ints (height, width) — or, with ``single``, a 1-sequence — each ≥ ``minimum``.
     ``bound`` words the limit in the message ("positive"); the default is "≥ minimum"."""
     sizes = (1, 2) if single else (2,)
-    if _is_int(value):
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        pair = value  # the common case (layers pass pairs), without the general checks below
+    elif _is_int(value):
         pair = (int(value), int(value))
     elif isinstance(value, (tuple, list)) and len(value) in sizes and all(_is_int(v) for v in value):
         pair = (int(value[0]), int(value[-1]))

@@ -23,10 +23,21 @@ DTYPES = (F32, F32, F64, I64, BOOL)  # float32 twice: the common case
 HUGE = 10**12  # far beyond any buffer a machine can hold, alone or multiplied by a dim
 SPECIALS = (np.nan, np.inf, -np.inf, 0.0, -0.0)
 
+class Opaque:
+    """An object of no numeric meaning, with a fixed repr and hash (so that Hypothesis' labels, which hash the
+    values a strategy samples from, are the same in every process)."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+    def __hash__(self) -> int:
+        return 0
+
+
 # values thrown where a tensor is expected: chainrule must refuse them, or convert them as cr.tensor does
 WRONG_TENSORS = (
     Raw("abc"), Raw(None), Raw([1.0, -2.0, 0.5]), Raw([[1, 2], [3]]), Raw(2.5), Raw(True), Raw({"a": 1}),
-    Raw(np.array(["a", "b"])), Raw([1, 2]), Raw(np.zeros((2, 2), dtype=np.complex64)), Raw(object()),
+    Raw(np.array(["a", "b"])), Raw([1, 2]), Raw(np.zeros((2, 2), dtype=np.complex64)), Raw(Opaque()),
 )
 # values thrown where an int (a size, a stride, a dim) is expected
 WRONG_INTS = ("2", None, 1.5, float("nan"), [], (1, 2, 3), True)
