@@ -13,6 +13,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
+from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.dtypes import result_dtype
 from chainrule.errors import DTypeError, ShapeError
 from chainrule.ops.operands import as_tensor, broadcast_shape
@@ -101,22 +102,32 @@ class Linear(Function):
         return y
 
     def backward(self, gq: Tensor) -> tuple[Tensor | None, ...]:
-        """q = x·Wᵀ + b with x (..., in), W (out, in), b (out,), G = ∂L/∂q (..., out):
-
-        ∂L/∂x = G·W           (..., in)
-        ∂L/∂W = Gᵀ·x          (out, in), over the batch rows flattened to (N, ·)
-        ∂L/∂b = Σ_rows G      (out,)
-        Each is one matrix product (or sum): the Jacobian ∂q/∂x is never formed.
-        """
+        """See ``_linear_grads``. Without create_graph (training) it runs on the arrays, skipping the Tensor
+        ops' checks and graph bookkeeping, which cost as much as the three small GEMMs themselves."""
         x, w = self.inputs[0], self.inputs[1]
-        gx = matmul(gq, w) if self.needs_input_grad[0] else None
-        gw = gb = None
-        rows = math.prod(gq.shape[:-1])  # not −1: a batch of no rows (or rows of no features) is legal
-        if self.needs_input_grad[1]:
-            gw = matmul(gq.reshape(rows, gq.shape[-1]).mT, x.reshape(rows, x.shape[-1]))
-        if len(self.inputs) == 3 and self.needs_input_grad[2]:
-            gb = gq.reshape(rows, gq.shape[-1]).sum(0)
-        return (gx, gw, gb) if len(self.inputs) == 3 else (gx, gw)
+        need = self.needs_input_grad + (False,) * (3 - len(self.inputs))
+        if is_grad_enabled():
+            grads = _linear_grads(gq, x, w, need)
+        else:
+            grads = tuple(None if g is None else Tensor(g) for g in _linear_grads(gq.data, x.data, w.data, need))
+        return grads if len(self.inputs) == 3 else grads[:2]
+
+
+def _linear_grads(gq: Any, x: Any, w: Any, need: tuple[bool, ...]) -> tuple[Any, Any, Any]:
+    """q = x·Wᵀ + b with x (..., in), W (out, in), b (out,), G = ∂L/∂q (..., out):
+
+    ∂L/∂x = G·W           (..., in)
+    ∂L/∂W = Gᵀ·x          (out, in), over the batch rows flattened to (N, ·)
+    ∂L/∂b = Σ_rows G      (out,)
+    Each is one matrix product (or sum): the Jacobian ∂q/∂x is never formed. Written once for Tensors (a
+    differentiable backward) and arrays.
+    """
+    rows = math.prod(gq.shape[:-1])  # not −1: a batch of no rows (or rows of no features) is legal
+    g2 = gq.reshape(rows, gq.shape[-1])
+    gx = gq @ w if need[0] else None
+    gw = g2.mT @ x.reshape(rows, x.shape[-1]) if need[1] else None
+    gb = g2.sum(0) if need[2] else None
+    return gx, gw, gb
 
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names

@@ -10,8 +10,9 @@ slice of the padded input, xpad[..., d_h·u :: s_h, d_w·v :: s_w] (cut to OH×O
 batch or the output positions, and no window buffer (im2col) is built.
 
 - max_pool2d pads with −inf, so padding never wins. It keeps the running maximum and, per output, the kernel
-  offset of the winner as a small integer (uint8 for windows of ≤ 256 elements); backward scatters gy once to
-  those positions. Ties go to the first maximum in row-major window order, as PyTorch does.
+  offset of the winner as a small integer (uint8 for windows of ≤ 256 elements); backward writes gy to those
+  positions: for disjoint windows one masked pass per offset (gy where that offset won, else 0), for
+  overlapping ones a scatter-add. Ties go to the first maximum in row-major window order, as PyTorch does.
 - avg_pool2d sums the slices and divides by |P|, the divisor PyTorch uses; its backward spreads gy/|P| over
   each window with the same loop and ``+=``.
 - lp_pool2d is (Σ_P x^p)^(1/p), computed as PyTorch does; adaptive_avg_pool2d is a separable linear map.
@@ -98,6 +99,11 @@ class _Windows:
         ]
         self.inner = (Ellipsis, slice(padding[0], padding[0] + H), slice(padding[1], padding[1] + W))
 
+    def tiles(self) -> bool:
+        """True when the windows cover the padded buffer exactly once (stride = kernel, no dilation, no rest)."""
+        return all(s == k and d == 1 and o * k == n for o, k, s, d, n in
+                   zip(self.out, self.kernel, self.stride, self.dilation, self.padded_shape[-2:]))
+
     @property
     def out_shape(self) -> tuple[int, ...]:
         return self.shape[:-2] + self.out
@@ -183,6 +189,10 @@ def _counts(size: int, out: int, k: int, s: int, p: int, include_pad: bool) -> n
 
 
 # ----- max pooling ----------------------------------------------------------------------------------------
+
+# Disjoint windows of up to this many elements are scattered by one masked pass per kernel offset (sequential
+# strided writes, no zero fill when the windows tile the input); larger ones by one indexed write.
+DISJOINT_PASSES = 16
 
 
 class _Argmax:
@@ -279,12 +289,16 @@ class MaxPool2dScatter(Function):
     def forward(self, gy):
         w = self.argmax.windows
         xp = backend.get_array_module(gy)
-        gpad = xp.zeros(w.padded_shape, dtype=gy.dtype)
-        flat, positions, values = gpad.reshape(-1), self.argmax.positions().reshape(-1), gy.reshape(-1)
         if self.argmax.overlapping():  # an element may win several windows: a 1-D scatter-add sums them
-            xp.add.at(flat, positions, values)
-        else:  # disjoint windows: each element wins at most once
-            flat[positions] = values
+            gpad = xp.zeros(w.padded_shape, dtype=gy.dtype)
+            xp.add.at(gpad.reshape(-1), self.argmax.positions().reshape(-1), gy.reshape(-1))
+        elif len(w.slices) <= DISJOINT_PASSES:  # disjoint windows: offset k's slice gets gy where k won, else 0
+            gpad = (xp.empty if w.tiles() else xp.zeros)(w.padded_shape, dtype=gy.dtype)
+            for k, sl in enumerate(w.slices):
+                xp.multiply(gy, self.argmax.offset == k, out=gpad[sl])
+        else:  # large disjoint windows: one scatter beats kh·kw passes
+            gpad = xp.zeros(w.padded_shape, dtype=gy.dtype)
+            gpad.reshape(-1)[self.argmax.positions().reshape(-1)] = gy.reshape(-1)
         return w.crop(gpad)
 
     def backward(self, ggx: Tensor) -> Tensor:

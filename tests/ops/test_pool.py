@@ -33,6 +33,8 @@ MAX_CASES = [
     ((2, 2, 9, 8), 3, 1, 1, 2, False),  # dilation
     ((1, 3, 10, 9), (2, 3), (2, 1), (1, 1), (3, 2), True),  # dilation, non-square everything
     ((3, 7, 6), 2, 1, 1, 1, False),  # unbatched (C, H, W)
+    ((2, 3, 9, 7), 2, None, 0, 1, False),  # disjoint 2×2 windows; the last row and column are in none
+    ((1, 2, 10, 10), 5, None, 0, 1, False),  # disjoint windows too large for the per-offset passes
 ]
 
 
@@ -59,7 +61,7 @@ def test_max_pool2d_return_indices_match_torch(case):
     np.testing.assert_array_equal(idx.numpy(), idxt.numpy())
 
 
-@pytest.mark.parametrize("case", MAX_CASES[1:8:2])
+@pytest.mark.parametrize("case", MAX_CASES[1:8:2] + [MAX_CASES[0]] + MAX_CASES[-2:])
 @pytest.mark.parametrize("values", ["constant", "integers"])
 def test_max_pool2d_ties_go_to_the_first_maximum_like_torch(case, values):
     """Ties: PyTorch routes the whole gradient to the first maximum in row-major window order, never splits."""
