@@ -29,6 +29,7 @@ from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError, S
 from chainrule.ops.operands import as_tensor, check_size, describe, float_only, int_pair, same_dtype
 from chainrule.ops.shape import pad as pad_op
 from chainrule.tensor import Tensor
+from chainrule.workspace import scratch
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -110,41 +111,52 @@ def im2col(x: Any, g: ConvGeometry) -> Any:
     kernel offset (u, v), Wp·OH consecutive values of the padded image, so each offset is one contiguous copy
     per channel and image instead of one short copy per output row. The Wp − OW extra columns per row see
     values that wrap around from the next row; their outputs are discarded (``from_matrix``) and their
-    gradients are zero (``to_matrix``), so they change no result.
+    gradients are zero (``to_matrix``), so they change no result for finite X (an ±inf or NaN in X can reach
+    the weight gradient through 0·inf = NaN, where PyTorch's would stay finite; its loss is not finite anyway).
+
+    The result lives in a scratch buffer (``chainrule.workspace``): use it before the next im2col.
     """
     xp = backend.get_array_module(x)
     top, _, left, _ = g.padding
     xc = x.transpose(1, 0, 2, 3)  # (C, N, H, W): channels first, so each group's rows are contiguous in col
+    (dh, dw), (sh, sw) = g.dilation, g.stride
     if g.wide:
-        buf = xp.zeros((g.c, g.n, g.plane), dtype=x.dtype)
+        buf = scratch("im2col.padded", (g.c, g.n, g.plane), x.dtype, x, zero=True)
         _planes(buf, g)[:, :, top : top + g.h, left : left + g.w] = xc
-        col = xp.empty((g.c, g.kh, g.kw, g.n, g.oh * g.width), dtype=x.dtype)
-        for u, v, start, end in g.runs:
-            col[:, u, v] = buf[:, :, start:end]
-        return col.reshape(g.groups, g.patch, -1)
-    if any(g.padding):
-        padded = xp.zeros((g.c, g.n) + g.padded_size, dtype=x.dtype)
-        padded[:, :, top : top + g.h, left : left + g.w] = xc
-        xc = padded
-    col = xp.empty((g.c, g.kh, g.kw, g.n, g.oh, g.ow), dtype=x.dtype)
-    for u, v, rows, cols in g.offsets():
-        col[:, u, v] = xc[:, :, rows, cols]
-    return col.reshape(g.groups, g.patch, g.n * g.oh * g.ow)
+        wp = g.width
+        # col[c, u, v, n, r] = buf[c, n, dh·u·Wp + dw·v + r]: a strided view of buf, copied once
+        sc, sn, item = buf.strides[0], buf.strides[1], buf.itemsize
+        fields = xp.lib.stride_tricks.as_strided(
+            buf, (g.c, g.kh, g.kw, g.n, g.oh * wp), (sc, dh * wp * item, dw * item, sn, item), writeable=False
+        )
+    else:
+        if any(g.padding):
+            padded = scratch("im2col.padded", (g.c, g.n) + g.padded_size, x.dtype, x, zero=True)
+            padded[:, :, top : top + g.h, left : left + g.w] = xc
+            xc = padded
+        # col[c, u, v, n, i, j] = X̃[c, n, s·i + d·u, s·j + d·v]: the sliding windows of X̃, copied once
+        sc, sn, sy, sx = xc.strides
+        fields = xp.lib.stride_tricks.as_strided(
+            xc, (g.c, g.kh, g.kw, g.n, g.oh, g.ow), (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx), writeable=False
+        )
+    col = scratch("im2col.col", fields.shape, x.dtype, x)
+    col[...] = fields
+    return col.reshape(g.groups, g.patch, -1)
 
 
 def col2im(col: Any, g: ConvGeometry) -> Any:
-    """The adjoint of im2col: col (G, C/G·KH·KW, N·OH·OWc) → X (N, C, H, W), summing overlapping fields."""
-    xp = backend.get_array_module(col)
+    """The adjoint of im2col: col (G, C/G·KH·KW, N·OH·OWc) → X (N, C, H, W), summing overlapping fields.
+    The result is a view of a scratch buffer: copy it out before the next col2im."""
     top, _, left, _ = g.padding
     if g.wide:
-        buf = xp.zeros((g.c, g.n, g.plane), dtype=col.dtype)
+        buf = scratch("col2im.padded", (g.c, g.n, g.plane), col.dtype, col, zero=True)
         col = col.reshape(g.c, g.kh, g.kw, g.n, g.oh * g.width)
         for u, v, start, end in g.runs:
             buf[:, :, start:end] += col[:, u, v]
         padded = _planes(buf, g)
     else:
         col = col.reshape(g.c, g.kh, g.kw, g.n, g.oh, g.ow)
-        padded = xp.zeros((g.c, g.n) + g.padded_size, dtype=col.dtype)
+        padded = scratch("col2im.padded", (g.c, g.n) + g.padded_size, col.dtype, col, zero=True)
         for u, v, rows, cols in g.offsets():
             padded[:, :, rows, cols] += col[:, u, v]
     return padded[:, :, top : top + g.h, left : left + g.w].transpose(1, 0, 2, 3)
@@ -157,9 +169,9 @@ def _planes(buf: Any, g: ConvGeometry) -> Any:
 
 def to_matrix(o: Any, g: ConvGeometry) -> Any:
     """O-shaped (N, F, OH, OW) → (G, F/G, N·OH·OWc), the GEMM's layout, zero in the extra wide columns."""
-    xp = backend.get_array_module(o)
-    m = xp.zeros((g.f, g.n, g.oh, g.width), dtype=o.dtype)
+    m = scratch("conv.grad_output", (g.f, g.n, g.oh, g.width), o.dtype, o)
     m[..., : g.ow] = o.transpose(1, 0, 2, 3)
+    m[..., g.ow :] = 0
     return m.reshape(g.groups, g.f // g.groups, -1)
 
 
@@ -168,13 +180,13 @@ def from_matrix(m: Any, g: ConvGeometry) -> Any:
     return m.reshape(g.f, g.n, g.oh, g.width)[..., : g.ow].transpose(1, 0, 2, 3)
 
 
-def _grouped_matmul(a: Any, b: Any) -> Any:
+def _grouped_matmul(a: Any, b: Any, scratch_name: str | None = None) -> Any:
     """a (G, m, k) @ b (G, k, n) as one 2-D GEMM per group: NumPy's stacked matmul does not hand transposed
-    operands to BLAS (measured 30× slower for the weight gradient), while 2-D matmul does."""
-    if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
+    operands to BLAS (measured 30× slower for the weight gradient), while 2-D matmul does. With
+    ``scratch_name`` the product is written into that scratch buffer (valid until its next use)."""
     xp = backend.get_array_module(a)
-    out = xp.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=xp.result_type(a, b))
+    shape, dtype = (a.shape[0], a.shape[1], b.shape[2]), xp.result_type(a, b)
+    out = scratch(scratch_name, shape, dtype, a) if scratch_name else xp.empty(shape, dtype=dtype)
     for group in range(a.shape[0]):
         xp.matmul(a[group], b[group], out=out[group])
     return out
@@ -214,13 +226,13 @@ class Conv2d(Function):
 
     def forward(self, x, w, b=None):
         g = self.g
-        out = backend.get_array_module(x).empty((g.n, g.f, g.oh, g.ow), dtype=x.dtype)
+        xp = backend.get_array_module(x)
+        out = xp.empty((g.n, g.f, g.oh, g.ow), dtype=x.dtype)
         kernel = w.reshape(g.groups, g.f // g.groups, g.patch)
+        bias = 0 if b is None else b[:, None, None] if b.ndim == 1 else b
         for start, end, chunk in _batch_chunks(g, x.dtype.itemsize):
-            o = _grouped_matmul(kernel, im2col(x[start:end], chunk))  # (G, F/G, n·OH·OWc): one GEMM per group
-            out[start:end] = from_matrix(o, chunk)
-        if b is not None:
-            out += b[:, None, None] if b.ndim == 1 else b
+            o = _grouped_matmul(kernel, im2col(x[start:end], chunk), "conv.product")  # (G, F/G, n·OH·OWc)
+            xp.add(from_matrix(o, chunk), bias, out=out[start:end])  # to NCHW, adding the bias on the way
         return out
 
     def backward(self, go: Tensor) -> tuple[Tensor | None, ...]:
@@ -252,7 +264,7 @@ class ConvTranspose2d(Function):
         w_t = w.reshape(g.groups, g.f // g.groups, g.patch).transpose(0, 2, 1)  # (G, C/G·KH·KW, F/G)
         gx = backend.get_array_module(go).empty((g.n, g.c, g.h, g.w), dtype=go.dtype)
         for start, end, chunk in _batch_chunks(g, go.dtype.itemsize):
-            gx[start:end] = col2im(_grouped_matmul(w_t, to_matrix(go[start:end], chunk)), chunk)
+            gx[start:end] = col2im(_grouped_matmul(w_t, to_matrix(go[start:end], chunk), "conv.columns"), chunk)
         return gx
 
     def backward(self, gx: Tensor) -> tuple[Tensor | None, Tensor | None]:
