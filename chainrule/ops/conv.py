@@ -11,10 +11,11 @@ The three rules learners derive are the three faces of one bilinear form B(X, W,
 Each of conv, conv_transpose and weight_grad is a Function whose backward is written with the other two, so
 gradients of any order follow.
 
-Layout. im2col writes col (C·KH·KW, N·OH·OW) with a loop over the KH·KW kernel offsets only, each a strided
-slice copy (with stride 1, one contiguous run per channel and image: "wide rows", see ``im2col``); then
-O = W(F, C·KH·KW) @ col is one GEMM per group. col2im is the same loop with `+=`. The batch runs in chunks
-whose col stays in cache (``_batch_chunks``).
+Layout. im2col writes col (C·KH·KW, N·OH·OW) as one copy of a strided view of the padded input, whose axes
+are (channel, kernel offset, image, output position); with stride 1 each offset reads one contiguous run per
+channel and image ("wide rows", see ``im2col``). Then O = W(F, C·KH·KW) @ col is one GEMM per group.
+col2im, the adjoint, is a loop over the KH·KW kernel offsets with `+=`. The batch runs in chunks whose col
+stays in cache (``_batch_chunks``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
+
+import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.function import Function
@@ -116,7 +119,6 @@ def im2col(x: Any, g: ConvGeometry) -> Any:
 
     The result lives in a scratch buffer (``chainrule.workspace``): use it before the next im2col.
     """
-    xp = backend.get_array_module(x)
     top, _, left, _ = g.padding
     xc = x.transpose(1, 0, 2, 3)  # (C, N, H, W): channels first, so each group's rows are contiguous in col
     (dh, dw), (sh, sw) = g.dilation, g.stride
@@ -126,9 +128,7 @@ def im2col(x: Any, g: ConvGeometry) -> Any:
         wp = g.width
         # col[c, u, v, n, r] = buf[c, n, dh·u·Wp + dw·v + r]: a strided view of buf, copied once
         sc, sn, item = buf.strides[0], buf.strides[1], buf.itemsize
-        fields = xp.lib.stride_tricks.as_strided(
-            buf, (g.c, g.kh, g.kw, g.n, g.oh * wp), (sc, dh * wp * item, dw * item, sn, item), writeable=False
-        )
+        fields = _strided_view(buf, (g.c, g.kh, g.kw, g.n, g.oh * wp), (sc, dh * wp * item, dw * item, sn, item))
     else:
         if any(g.padding):
             padded = scratch("im2col.padded", (g.c, g.n) + g.padded_size, x.dtype, x, zero=True)
@@ -136,12 +136,18 @@ def im2col(x: Any, g: ConvGeometry) -> Any:
             xc = padded
         # col[c, u, v, n, i, j] = X̃[c, n, s·i + d·u, s·j + d·v]: the sliding windows of X̃, copied once
         sc, sn, sy, sx = xc.strides
-        fields = xp.lib.stride_tricks.as_strided(
-            xc, (g.c, g.kh, g.kw, g.n, g.oh, g.ow), (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx), writeable=False
-        )
+        fields = _strided_view(xc, (g.c, g.kh, g.kw, g.n, g.oh, g.ow), (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
     col = scratch("im2col.col", fields.shape, x.dtype, x)
     col[...] = fields
     return col.reshape(g.groups, g.patch, -1)
+
+
+def _strided_view(a: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    """A read-only view of ``a`` with the given shape and byte strides (elements repeat: never write to it)."""
+    xp = backend.get_array_module(a)
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(a, shape, strides)  # CuPy's has no writeable flag
 
 
 def col2im(col: Any, g: ConvGeometry) -> Any:

@@ -17,18 +17,12 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
-from chainrule.ops.activation import relu, sigmoid, tanh
+from chainrule.ops.activation import relu, sigmoid, sigmoid_array, tanh
 from chainrule.ops.linalg import linear
 from chainrule.ops.shape import cat, split
 from chainrule.tensor import Tensor
 
 __all__ = ["gru_cell", "lstm_cell", "rnn_cell"]
-
-
-def _sigmoid(a: Any) -> Any:
-    xp = backend.get_array_module(a)
-    e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
 def _pre_activation(xw: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
@@ -126,7 +120,7 @@ class LSTMCell(_Cell):
         xp = backend.get_array_module(xw)
         a = _pre_activation(xw, h, w_hh, b_hh)
         i, f, g, o = xp.split(a, 4, axis=-1)
-        i, f, o, g = _sigmoid(i), _sigmoid(f), _sigmoid(o), xp.tanh(g)
+        i, f, o, g = sigmoid_array(i), sigmoid_array(f), sigmoid_array(o), xp.tanh(g)
         c_new = f * c + i * g
         tc = xp.tanh(c_new)
         self.saved = (i, f, g, o, tc)
@@ -182,7 +176,7 @@ class GRUCell(_Cell):
             hw += b_hh
         xr, xz, xn = xp.split(xw, 3, axis=-1)
         hr, hz, hn = xp.split(hw, 3, axis=-1)
-        r, z = _sigmoid(xr + hr), _sigmoid(xz + hz)
+        r, z = sigmoid_array(xr + hr), sigmoid_array(xz + hz)
         n = xp.tanh(xn + r * hn)
         self.saved = (r, z, n, hn)
         return n + z * (h - n)
