@@ -1,12 +1,15 @@
 """Recurrent layers: RNN (tanh or relu), LSTM and GRU, and their single-step cells, with PyTorch's arguments,
 parameter names and layouts, and return values. Derivation of backpropagation through time: docs/rnn.md.
 
-Each step is written in differentiable ops, so BPTT is the engine's ordinary backward over the unrolled graph:
-W_hh is used at every step, so its gradient collects a contribution from every step (fan-out), and the gradient
-reaching h_t is a product of Jacobians ∂h_j/∂h_{j−1}, which is where it vanishes or explodes.
+BPTT is backpropagation over the unrolled steps: W_hh is used at every step, so its gradient collects a
+contribution from every step (fan-out), and the gradient reaching h_t is a product of Jacobians ∂h_j/∂h_{j−1},
+which is where it vanishes or explodes.
 
 The input projection W_ih·x_t + b_ih of every step is one GEMM over the whole sequence, outside the time loop;
-only h_{t−1}·W_hhᵀ runs per step. There is no loop over the batch.
+only h_{t−1}·W_hhᵀ runs per step. There is no loop over the batch. A layer runs each time loop as one Function
+(``chainrule.ops.recurrent.lstm_sequence`` and its kin), whose backward collects ∂L/∂W_hh from all steps in one
+GEMM; with ``record_hidden_states`` it runs one fused cell per step instead, so that every h_t is a node of the
+graph (the two are tested equal).
 
 Gates, in PyTorch's order (rows of weight_ih / weight_hh):
     RNN:  h' = act(W_ih x + b_ih + W_hh h + b_hh)
@@ -31,7 +34,7 @@ from chainrule.nn.parameter import Parameter
 from chainrule.ops.activation import relu, sigmoid, tanh
 from chainrule.ops.dropout import dropout
 from chainrule.ops.linalg import linear
-from chainrule.ops.recurrent import gru_cell, lstm_cell, rnn_cell
+from chainrule.ops.recurrent import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_cell, rnn_sequence
 from chainrule.ops.shape import cat, split, stack, unbind
 from chainrule.tensor import Tensor
 
@@ -171,7 +174,8 @@ class _RNNBase(Module):
 
     Set ``record_hidden_states = True`` to keep, after each forward, ``last_hidden_states``: for every layer
     and direction (in ``h_n``'s order) the list of per-step hidden Tensors h_1 … h_L in time order, still in
-    the graph, so ``chainrule.nn.bptt`` can measure ∂L/∂h_t.
+    the graph, so ``chainrule.nn.bptt`` can measure ∂L/∂h_t. The layer then runs one Function per step instead
+    of one per time loop (the same numbers, a little slower).
     """
 
     def __init__(
@@ -262,22 +266,33 @@ class _RNNBase(Module):
             outputs = []
             for d, suffix in enumerate(directions):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-                # the input projection of every step in one GEMM, then its L steps as one Function's outputs
-                xw = unbind(linear(x, w_ih, b_ih))
-                steps = range(x.shape[0] - 1, -1, -1) if suffix else range(x.shape[0])
+                xw = linear(x, w_ih, b_ih)  # the input projection of every step in one GEMM
                 state = states[layer * len(directions) + d]
+                if not self.record_hidden_states:  # the whole time loop as one Function
+                    out, *state = self._scan(xw, state, w_hh, b_hh, reverse=bool(suffix))
+                    finals.append(state)
+                    outputs.append(out)
+                    continue
+                # one Function per step, so that every h_t is a node of the graph that bptt can ask about
+                xws = unbind(xw)
+                steps = range(x.shape[0] - 1, -1, -1) if suffix else range(x.shape[0])
                 hs: list[Tensor] = [None] * x.shape[0]  # type: ignore[list-item]
                 for t in steps:
-                    state = self._step(xw[t], state, w_hh, b_hh)
+                    state = self._step(xws[t], state, w_hh, b_hh)
                     hs[t] = state[0]
                 finals.append(state)
-                if self.record_hidden_states:
-                    self.last_hidden_states.append(hs if not suffix else hs[::-1])
+                self.last_hidden_states.append(hs if not suffix else hs[::-1])
                 outputs.append(stack(hs))
             x = outputs[0] if len(outputs) == 1 else cat(outputs, dim=-1)
         return x, finals
 
     def _step(self, xw: Tensor, state: list[Tensor], w_hh: Tensor, b_hh: Tensor | None) -> list[Tensor]:
+        """One step from the step's input projection xw (N, G·H): the new state [h] or [h, c]."""
+        raise NotImplementedError
+
+    def _scan(self, xw: Tensor, state: list[Tensor], w_hh: Tensor, b_hh: Tensor | None,
+              reverse: bool) -> tuple[Tensor, ...]:
+        """All steps from the input projections xw (L, N, G·H): (h_t for every t, then the final state)."""
         raise NotImplementedError
 
     def _output(self, out: Tensor, unbatched: bool) -> Tensor:
@@ -307,6 +322,9 @@ class RNN(_RNNBase):
     def _step(self, xw, state, w_hh, b_hh):
         return [rnn_cell(xw, state[0], w_hh, b_hh, self.nonlinearity)]
 
+    def _scan(self, xw, state, w_hh, b_hh, reverse):
+        return rnn_sequence(xw, state[0], w_hh, b_hh, self.nonlinearity, reverse)
+
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         x, unbatched = self._sequence(input)
         h0 = self._initial(hx, x.shape[1], x, unbatched, "h_0")
@@ -328,6 +346,9 @@ class LSTM(_RNNBase):
 
     def _step(self, xw, state, w_hh, b_hh):
         return list(lstm_cell(xw, state[0], state[1], w_hh, b_hh))
+
+    def _scan(self, xw, state, w_hh, b_hh, reverse):
+        return lstm_sequence(xw, state[0], state[1], w_hh, b_hh, reverse)
 
     def forward(
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None  # noqa: A002
@@ -356,6 +377,9 @@ class GRU(_RNNBase):
 
     def _step(self, xw, state, w_hh, b_hh):
         return [gru_cell(xw, state[0], w_hh, b_hh)]
+
+    def _scan(self, xw, state, w_hh, b_hh, reverse):
+        return gru_sequence(xw, state[0], w_hh, b_hh, reverse)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         x, unbatched = self._sequence(input)

@@ -96,10 +96,11 @@ class Linear(Function):
     """The affine layer q = x·Wᵀ + b over the last dim of x (PyTorch's layout: W is (out, in))."""
 
     def forward(self, x, w, b=None):
-        y = x @ w.T
+        # the leading dims flattened into rows: one 2-D GEMM (a 3-D @ 2-D matmul runs one small GEMM per slice)
+        y = x.reshape(math.prod(x.shape[:-1]), x.shape[-1]) @ w.T
         if b is not None:
             y += b
-        return y
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, gq: Tensor) -> tuple[Tensor | None, ...]:
         """See ``_linear_grads``. Without create_graph (training) it runs on the arrays, skipping the Tensor
@@ -124,7 +125,7 @@ def _linear_grads(gq: Any, x: Any, w: Any, need: tuple[bool, ...]) -> tuple[Any,
     """
     rows = math.prod(gq.shape[:-1])  # not −1: a batch of no rows (or rows of no features) is legal
     g2 = gq.reshape(rows, gq.shape[-1])
-    gx = gq @ w if need[0] else None
+    gx = (g2 @ w).reshape(x.shape) if need[0] else None
     gw = g2.T @ x.reshape(rows, x.shape[-1]) if need[1] else None
     gb = g2.sum(0) if need[2] else None
     return gx, gw, gb

@@ -7,6 +7,11 @@ two routes that compute the same formulas (written once, in ``_*_grads``, over a
 - no graph needed (``create_graph=False``, the training case): on the saved arrays, in one pass;
 - ``create_graph=True``: on gate Tensors recomputed from the inputs, so the gradient is itself differentiable.
 
+A layer's whole time loop is also one Function (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence``): forward
+runs the same steps on arrays; backward runs BPTT on arrays with the same per-step formulas and then forms
+∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} as one GEMM over all L·N rows, instead of one small GEMM per step and an
+accumulation per step. With create_graph it differentiates the same steps unrolled as the fused cells.
+
 Notation: G_h = ∂L/∂h', G_c = ∂L/∂c'; σ' = σ(1 − σ), tanh' = 1 − tanh²; [a | b] concatenates along the gate dim.
 """
 
@@ -15,18 +20,20 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd.engine import grad
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.ops.activation import relu, sigmoid, sigmoid_array, tanh
 from chainrule.ops.linalg import linear
-from chainrule.ops.shape import cat, split
+from chainrule.ops.shape import cat, split, stack, unbind
 from chainrule.tensor import Tensor
 
-__all__ = ["gru_cell", "lstm_cell", "rnn_cell"]
+__all__ = ["gru_cell", "gru_sequence", "lstm_cell", "lstm_sequence", "rnn_cell", "rnn_sequence"]
 
 
-def _pre_activation(xw: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
-    a = h @ w_hh.T
+def _pre_activation(xw: Any, h: Any, w_hh: Any, b_hh: Any, w_t: Any = None) -> Any:
+    """a = xw + h·W_hhᵀ + b_hh; ``w_t``, if given, is W_hhᵀ already laid out contiguously (a faster GEMM)."""
+    a = h @ (w_hh.T if w_t is None else w_t)
     a += xw
     if b_hh is not None:
         a += b_hh
@@ -52,12 +59,17 @@ class _Cell(Function):
 # ----- Elman RNN ------------------------------------------------------------------------------------------
 
 
+def _rnn_gate_grads(gh: Any, y: Any, a_positive: Any, tanh_cell: bool) -> Any:
+    """h' = act(a): da = G_h ⊙ act'(a), with tanh' = 1 − h'² and relu' = [a > 0]."""
+    return gh * (1 - y * y) if tanh_cell else gh * a_positive
+
+
 def _rnn_grads(gh: Any, y: Any, a_positive: Any, h: Any, w_hh: Any, tanh_cell: bool, has_bias: bool) -> tuple:
     """a = xw + h·W_hhᵀ + b_hh, h' = act(a):  da = G_h ⊙ act'(a)  (tanh' = 1 − h'², relu' = [a > 0]);
 
     ∂L/∂xw = da,  ∂L/∂h = da·W_hh,  ∂L/∂W_hh = daᵀ·h,  ∂L/∂b_hh = Σ_rows da.
     """
-    da = gh * (1 - y * y) if tanh_cell else gh * a_positive
+    da = _rnn_gate_grads(gh, y, a_positive, tanh_cell)
     gw, gb = _weight_grads(da, h, has_bias)
     return da, da @ w_hh, gw, gb
 
@@ -70,11 +82,9 @@ class RNNCell(_Cell):
 
     def forward(self, xw, h, w_hh, b_hh=None):
         a = _pre_activation(xw, h, w_hh, b_hh)
-        xp = backend.get_array_module(a)
-        if self.tanh_cell:
-            return xp.tanh(a, out=a)
-        self.positive = a > 0
-        return xp.maximum(a, a.dtype.type(0), out=a)
+        if not self.tanh_cell:
+            self.positive = a > 0
+        return _rnn_activate(a, self.tanh_cell)
 
     def backward(self, gh: Tensor) -> tuple[Tensor | None, ...]:
         """See ``_rnn_grads``; the order of the returned gradients is (xw, h, W_hh, b_hh)."""
@@ -89,6 +99,12 @@ class RNNCell(_Cell):
             mask = None if self.tanh_cell else Tensor((a.data > 0).astype(gh.dtype))
             grads = _rnn_grads(gh, y, mask, h, w_hh, self.tanh_cell, self.has_bias)
         return self._result(grads)
+
+
+def _rnn_activate(a: Any, tanh_cell: bool) -> Any:
+    """act(a) in place: tanh, or relu."""
+    xp = backend.get_array_module(a)
+    return xp.tanh(a, out=a) if tanh_cell else xp.maximum(a, a.dtype.type(0), out=a)
 
 
 def rnn_cell(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh") -> Tensor:
@@ -108,23 +124,24 @@ def _lstm_grads(gh, gc, i, f, g, o, c_prev, tc, h, w_hh, concat, has_bias: bool)
     da = [da_i | da_f | da_g | da_o]   (N, 4H)
     ∂L/∂xw = da,  ∂L/∂h = da·W_hh,  ∂L/∂c = G_c'·f,  ∂L/∂W_hh = daᵀ·h,  ∂L/∂b_hh = Σ_rows da.
     """
-    gc_total = gc + gh * o * (1 - tc * tc)
-    da = concat([gc_total * g * i * (1 - i), gc_total * c_prev * f * (1 - f), gc_total * i * (1 - g * g),
-                 gh * tc * o * (1 - o)])
+    parts, gc_prev = _lstm_gate_grads(gh, gc, i, f, g, o, c_prev, tc)
+    da = concat(parts)
     gw, gb = _weight_grads(da, h, has_bias)
-    return da, da @ w_hh, gc_total * f, gw, gb
+    return da, da @ w_hh, gc_prev, gw, gb
+
+
+def _lstm_gate_grads(gh, gc, i, f, g, o, c_prev, tc) -> tuple[list, Any]:
+    """The gate part of ``_lstm_grads``: ([da_i, da_f, da_g, da_o], ∂L/∂c)."""
+    gc_total = gc + gh * o * (1 - tc * tc)
+    parts = [gc_total * g * i * (1 - i), gc_total * c_prev * f * (1 - f), gc_total * i * (1 - g * g),
+             gh * tc * o * (1 - o)]
+    return parts, gc_total * f
 
 
 class LSTMCell(_Cell):
     def forward(self, xw, h, c, w_hh, b_hh=None):
-        xp = backend.get_array_module(xw)
-        a = _pre_activation(xw, h, w_hh, b_hh)
-        i, f, g, o = xp.split(a, 4, axis=-1)
-        i, f, o, g = sigmoid_array(i), sigmoid_array(f), sigmoid_array(o), xp.tanh(g)
-        c_new = f * c + i * g
-        tc = xp.tanh(c_new)
-        self.saved = (i, f, g, o, tc)
-        return o * tc, c_new
+        h_new, c_new, self.saved = _lstm_step(_pre_activation(xw, h, w_hh, b_hh), c)
+        return h_new, c_new
 
     def backward(self, gh: Tensor, gc: Tensor) -> tuple[Tensor | None, ...]:
         """See ``_lstm_grads``; gradients in the order (xw, h, c, W_hh, b_hh)."""
@@ -141,6 +158,16 @@ class LSTMCell(_Cell):
             tc = tanh(f * c + i * g)
             grads = _lstm_grads(gh, gc, i, f, g, o, c, tc, h, w_hh, lambda parts: cat(parts, -1), self.has_bias)
         return self._result(grads)
+
+
+def _lstm_step(a: Any, c: Any) -> tuple[Any, Any, tuple]:
+    """From the pre-activations a = [a_i | a_f | a_g | a_o]: (h', c', (i, f, g, o, tanh c')), the last for backward."""
+    xp = backend.get_array_module(a)
+    i, f, g, o = xp.split(a, 4, axis=-1)
+    i, f, o, g = sigmoid_array(i), sigmoid_array(f), sigmoid_array(o), xp.tanh(g)
+    c_new = f * c + i * g
+    tc = xp.tanh(c_new)
+    return o * tc, c_new, (i, f, g, o, tc)
 
 
 def lstm_cell(xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -160,26 +187,23 @@ def _gru_grads(gh, r, z, n, hn, h, w_hh, concat, has_bias: bool) -> tuple:
     ∂L/∂xw = [da_r | da_z | da_n],  ∂L/∂hw = [da_r | da_z | da_n ⊙ r]
     ∂L/∂h = G_h ⊙ z + ∂L/∂hw·W_hh,  ∂L/∂W_hh = (∂L/∂hw)ᵀ·h,  ∂L/∂b_hh = Σ_rows ∂L/∂hw.
     """
-    da_n = gh * (1 - z) * (1 - n * n)
-    da_z = gh * (h - n) * z * (1 - z)
-    da_r = da_n * hn * r * (1 - r)
+    da_r, da_z, da_n = _gru_gate_grads(gh, r, z, n, hn, h)
     g_hw = concat([da_r, da_z, da_n * r])
     gw, gb = _weight_grads(g_hw, h, has_bias)
     return concat([da_r, da_z, da_n]), gh * z + g_hw @ w_hh, gw, gb
 
 
+def _gru_gate_grads(gh, r, z, n, hn, h) -> tuple[Any, Any, Any]:
+    """The gate part of ``_gru_grads``: (da_r, da_z, da_n)."""
+    da_n = gh * (1 - z) * (1 - n * n)
+    da_z = gh * (h - n) * z * (1 - z)
+    return da_n * hn * r * (1 - r), da_z, da_n
+
+
 class GRUCell(_Cell):
     def forward(self, xw, h, w_hh, b_hh=None):
-        xp = backend.get_array_module(xw)
-        hw = h @ w_hh.T
-        if b_hh is not None:
-            hw += b_hh
-        xr, xz, xn = xp.split(xw, 3, axis=-1)
-        hr, hz, hn = xp.split(hw, 3, axis=-1)
-        r, z = sigmoid_array(xr + hr), sigmoid_array(xz + hz)
-        n = xp.tanh(xn + r * hn)
-        self.saved = (r, z, n, hn)
-        return n + z * (h - n)
+        h_new, self.saved = _gru_step(xw, h, w_hh, b_hh)
+        return h_new
 
     def backward(self, gh: Tensor) -> tuple[Tensor | None, ...]:
         """See ``_gru_grads``; gradients in the order (xw, h, W_hh, b_hh)."""
@@ -198,7 +222,220 @@ class GRUCell(_Cell):
         return self._result(grads)
 
 
+def _gru_step(xw: Any, h: Any, w_hh: Any, b_hh: Any, w_t: Any = None) -> tuple[Any, tuple]:
+    """(h', (r, z, n, h_n)), the second for backward; ``w_t`` as in ``_pre_activation``."""
+    xp = backend.get_array_module(xw)
+    hw = h @ (w_hh.T if w_t is None else w_t)
+    if b_hh is not None:
+        hw += b_hh
+    xr, xz, xn = xp.split(xw, 3, axis=-1)
+    hr, hz, hn = xp.split(hw, 3, axis=-1)
+    r, z = sigmoid_array(xr + hr), sigmoid_array(xz + hz)
+    n = xp.tanh(xn + r * hn)
+    return n + z * (h - n), (r, z, n, hn)
+
+
 def gru_cell(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
     """h' of one GRU step as one Function (gates r, z, n in PyTorch's order)."""
     args = (xw, h, w_hh) if b_hh is None else (xw, h, w_hh, b_hh)
     return GRUCell(b_hh is not None)(*args)
+
+
+# ----- whole sequences ------------------------------------------------------------------------------------
+
+
+class _Sequence(_Cell):
+    """A layer's time loop as one Function. Inputs (xw (L, N, G·H), initial state(s) (N, H), W_hh, [b_hh]),
+    outputs (out (L, N, H) in time order, final state(s)); ``reverse`` runs the steps from t = L − 1 down to 0.
+
+    Subclasses write ``forward`` and ``bptt`` on arrays, and ``unroll``: the same steps as fused cells on
+    Tensors, which the create_graph route differentiates.
+    """
+
+    uses_outputs = True  # backward reads the hidden states h_t from output 0
+
+    def __init__(self, has_bias: bool, reverse: bool) -> None:
+        super().__init__(has_bias)
+        self.reverse = reverse
+
+    def steps(self, length: int) -> range:
+        """The time steps in the order the forward pass runs them."""
+        return range(length - 1, -1, -1) if self.reverse else range(length)
+
+    def previous(self, seq: Any, first: Any) -> Any:
+        """seq (L, N, H) of per-step values in time order → the value each step started from (first at the start)."""
+        prev = backend.get_array_module(seq).empty_like(seq)
+        if self.reverse:
+            prev[:-1], prev[-1] = seq[1:], first
+        else:
+            prev[1:], prev[0] = seq[:-1], first
+        return prev
+
+    def weight_grads(self, da: Any, h_prev: Any) -> tuple[Any, Any]:
+        """∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} and ∂L/∂b_hh = Σ_t Σ_rows da_t, each over all L·N rows at once."""
+        return _weight_grads(da.reshape(-1, da.shape[-1]), h_prev.reshape(-1, h_prev.shape[-1]), self.has_bias)
+
+    def backward(self, *grads: Tensor) -> tuple[Tensor | None, ...]:
+        if is_grad_enabled():  # create_graph: differentiate the unrolled cells, whose backward is differentiable
+            return self._unrolled_grads(grads)
+        return self._result(self.bptt(*(g.data for g in grads)))
+
+    def _unrolled_grads(self, grads: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
+        # Aliases of the inputs: grad stops at them, so it never walks on into the graph that made the inputs.
+        aliases = [_Alias()(x) for x in self.inputs]
+        wrt = [a for a, need in zip(aliases, self.needs_input_grad) if need]
+        got = iter(grad(list(self.unroll(*aliases)), wrt, list(grads), create_graph=True, allow_unused=True))
+        return tuple(next(got) if need else None for need in self.needs_input_grad)
+
+    def bptt(self, *grads: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def unroll(self, *inputs: Tensor) -> tuple[Tensor, ...]:
+        raise NotImplementedError
+
+
+class _Alias(Function):
+    """y = x as a new graph node (gy passes straight through)."""
+
+    uses_inputs = False
+
+    def forward(self, x):
+        return x
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy
+
+
+class RNNSequence(_Sequence):
+    def __init__(self, nonlinearity: str, has_bias: bool, reverse: bool) -> None:
+        super().__init__(has_bias, reverse)
+        self.tanh_cell = nonlinearity == "tanh"
+
+    def forward(self, xw, h0, w_hh, b_hh=None):
+        xp = backend.get_array_module(xw)
+        out = xp.empty(xw.shape, dtype=xw.dtype)
+        h, w_t = h0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
+        for t in self.steps(xw.shape[0]):
+            a = xp.matmul(h, w_t, out=out[t])
+            a += xw[t]
+            if b_hh is not None:
+                a += b_hh
+            h = _rnn_activate(a, self.tanh_cell)
+        return out, h.copy()
+
+    def bptt(self, g_out, g_hn):
+        """BPTT with ``_rnn_grads``'s formulas: G_h = g_out[t] + ∂L/∂h_t from step t + 1, da_t = G_h ⊙ act'(a_t),
+        and ∂L/∂h_{t−1} = da_t·W_hh; then ∂L/∂xw = da (L, N, H) and the weight gradients over all steps."""
+        xw, h0, w_hh = (x.data for x in self.inputs[:3])
+        out = self.output(0).data
+        da = backend.get_array_module(out).empty_like(out)
+        gh = g_hn
+        for t in reversed(self.steps(out.shape[0])):
+            gh = gh + g_out[t]
+            positive = None if self.tanh_cell else out[t] > 0  # relu' = [a > 0] = [h > 0]
+            da[t] = _rnn_gate_grads(gh, out[t], positive, self.tanh_cell)
+            gh = da[t] @ w_hh
+        return (da, gh, *self.weight_grads(da, self.previous(out, h0)))
+
+    def unroll(self, xw, h, w_hh, b_hh=None):
+        xws, hs = unbind(xw), [None] * xw.shape[0]
+        for t in self.steps(xw.shape[0]):
+            h = hs[t] = RNNCell("tanh" if self.tanh_cell else "relu", b_hh is not None)(
+                *((xws[t], h, w_hh) if b_hh is None else (xws[t], h, w_hh, b_hh)))
+        return stack(hs), h
+
+
+class LSTMSequence(_Sequence):
+    def forward(self, xw, h0, c0, w_hh, b_hh=None):
+        xp = backend.get_array_module(xw)
+        length = xw.shape[0]
+        out, cs = xp.empty((2, length) + h0.shape, dtype=xw.dtype)
+        self.gates = [None] * length
+        h, c, w_t = h0, c0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
+        for t in self.steps(length):
+            h, c, self.gates[t] = _lstm_step(_pre_activation(xw[t], h, w_hh, b_hh, w_t), c)
+            out[t], cs[t] = h, c
+        self.cs = cs
+        return out, h.copy(), c.copy()  # copies: with L = 0 they would be the inputs themselves
+
+    def bptt(self, g_out, g_hn, g_cn):
+        """BPTT with ``_lstm_grads``'s formulas, step by step from the last: G_h = g_out[t] + ∂L/∂h_t from step
+        t + 1, the gate gradients da_t (N, 4H) and ∂L/∂c_{t−1}, then ∂L/∂h_{t−1} = da_t·W_hh."""
+        xw, h0, c0, w_hh = (x.data for x in self.inputs[:4])
+        xp = backend.get_array_module(xw)
+        out = self.output(0).data
+        c_prev = self.previous(self.cs, c0)
+        da = xp.empty_like(xw)
+        gh, gc = g_hn, g_cn
+        for t in reversed(self.steps(xw.shape[0])):
+            gh = gh + g_out[t]
+            i, f, g, o, tc = self.gates[t]
+            parts, gc = _lstm_gate_grads(gh, gc, i, f, g, o, c_prev[t], tc)
+            xp.concatenate(parts, axis=-1, out=da[t])
+            gh = da[t] @ w_hh
+        return (da, gh, gc, *self.weight_grads(da, self.previous(out, h0)))
+
+    def unroll(self, xw, h, c, w_hh, b_hh=None):
+        xws, hs = unbind(xw), [None] * xw.shape[0]
+        for t in self.steps(xw.shape[0]):
+            h, c = LSTMCell(b_hh is not None)(*((xws[t], h, c, w_hh) if b_hh is None else (xws[t], h, c, w_hh, b_hh)))
+            hs[t] = h
+        return stack(hs), h, c
+
+
+class GRUSequence(_Sequence):
+    def forward(self, xw, h0, w_hh, b_hh=None):
+        xp = backend.get_array_module(xw)
+        out = xp.empty((xw.shape[0],) + h0.shape, dtype=xw.dtype)
+        self.gates = [None] * xw.shape[0]
+        h, w_t = h0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
+        for t in self.steps(xw.shape[0]):
+            h, self.gates[t] = _gru_step(xw[t], h, w_hh, b_hh, w_t)
+            out[t] = h
+        return out, h.copy()
+
+    def bptt(self, g_out, g_hn):
+        """BPTT with ``_gru_grads``'s formulas: G_h = g_out[t] + ∂L/∂h_t from step t + 1; ∂L/∂xw_t = [da_r | da_z
+        | da_n], ∂L/∂hw_t = [da_r | da_z | da_n ⊙ r], ∂L/∂h_{t−1} = G_h ⊙ z + ∂L/∂hw_t·W_hh; the weight
+        gradients over all steps are taken against ∂L/∂hw."""
+        xw, h0, w_hh = (x.data for x in self.inputs[:3])
+        xp = backend.get_array_module(xw)
+        out = self.output(0).data
+        h_prev = self.previous(out, h0)
+        g_xw, g_hw = xp.empty_like(xw), xp.empty_like(xw)
+        gh = g_hn
+        for t in reversed(self.steps(xw.shape[0])):
+            gh = gh + g_out[t]
+            r, z, n, hn = self.gates[t]
+            da_r, da_z, da_n = _gru_gate_grads(gh, r, z, n, hn, h_prev[t])
+            xp.concatenate([da_r, da_z, da_n], axis=-1, out=g_xw[t])
+            xp.concatenate([da_r, da_z, da_n * r], axis=-1, out=g_hw[t])
+            gh = gh * z + g_hw[t] @ w_hh
+        return (g_xw, gh, *self.weight_grads(g_hw, h_prev))
+
+    def unroll(self, xw, h, w_hh, b_hh=None):
+        xws, hs = unbind(xw), [None] * xw.shape[0]
+        for t in self.steps(xw.shape[0]):
+            h = hs[t] = GRUCell(b_hh is not None)(*((xws[t], h, w_hh) if b_hh is None else (xws[t], h, w_hh, b_hh)))
+        return stack(hs), h
+
+
+def rnn_sequence(xw: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh",
+                 reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """(out, h_n) of an Elman RNN's time loop over the input projections xw (L, N, H) as one Function."""
+    args = (xw, h0, w_hh) if b_hh is None else (xw, h0, w_hh, b_hh)
+    return RNNSequence(nonlinearity, b_hh is not None, reverse)(*args)
+
+
+def lstm_sequence(xw: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+                  reverse: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """(out, h_n, c_n) of an LSTM's time loop over the input projections xw (L, N, 4H) as one Function."""
+    args = (xw, h0, c0, w_hh) if b_hh is None else (xw, h0, c0, w_hh, b_hh)
+    return LSTMSequence(b_hh is not None, reverse)(*args)
+
+
+def gru_sequence(xw: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+                 reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """(out, h_n) of a GRU's time loop over the input projections xw (L, N, 3H) as one Function."""
+    args = (xw, h0, w_hh) if b_hh is None else (xw, h0, w_hh, b_hh)
+    return GRUSequence(b_hh is not None, reverse)(*args)

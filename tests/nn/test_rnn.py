@@ -268,3 +268,84 @@ def test_fused_cells_equal_the_composed_reference_and_gradcheck(name, bias):
         np.testing.assert_allclose(gg.numpy(), gr.numpy(), rtol=1e-12, atol=1e-14)
     assert cr.gradcheck(run(fused), leaves)
     assert cr.gradgradcheck(run(fused), leaves)
+
+
+SEQUENCES = {  # the sequence Function of each mode, and its number of gate blocks
+    "rnn_tanh": (lambda bias, reverse: rc.RNNSequence("tanh", bias, reverse), 1),
+    "rnn_relu": (lambda bias, reverse: rc.RNNSequence("relu", bias, reverse), 1),
+    "lstm": (rc.LSTMSequence, 4),
+    "gru": (rc.GRUSequence, 3),
+}
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_sequence_functions_equal_the_unrolled_cells_and_gradcheck(name, bias, reverse):
+    """A whole time loop as one Function (what the layers run) gives the outputs, final states and gradients of
+    the same steps run as one fused cell per step, in either direction; its array backward (one weight GEMM over
+    all steps) and its create_graph route agree, and it passes gradcheck and gradgradcheck."""
+    make, gates = SEQUENCES[name]
+    r = rng(12)
+    length, batch, hidden = 4, 2, 3
+    xw = cr.tensor(away(r, (length, batch, gates * hidden)), requires_grad=True)
+    h = cr.tensor(away(r, (batch, hidden)), requires_grad=True)
+    c = cr.tensor(away(r, (batch, hidden)), requires_grad=True)
+    w = cr.tensor(r.standard_normal((gates * hidden, hidden)) * 0.5, requires_grad=True)
+    b = cr.tensor(r.standard_normal(gates * hidden), requires_grad=True) if bias else None
+    leaves = [t for t in (xw, h, c, w, b) if t is not None and (name == "lstm" or t is not c)]
+
+    def fn(*args):
+        return make(bias, reverse)(*args)
+
+    outs, reference = fn(*leaves), make(bias, reverse).unroll(*leaves)
+    assert len(outs) == len(reference) == (3 if name == "lstm" else 2)
+    for a, e in zip(outs, reference):
+        np.testing.assert_allclose(a.numpy(), e.numpy(), rtol=1e-12, atol=1e-14)
+    weights = [cr.tensor(r.standard_normal(o.shape)) for o in outs]
+    fast = cr.grad(list(outs), leaves, weights)
+    expected = cr.grad(list(reference), leaves, weights)
+    graph_route = cr.grad(list(fn(*leaves)), leaves, weights, create_graph=True)
+    for gf, ge, gg in zip(fast, expected, graph_route):
+        np.testing.assert_allclose(gf.numpy(), ge.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(gg.numpy(), ge.numpy(), rtol=1e-12, atol=1e-14)
+    assert cr.gradcheck(fn, leaves)
+    if bias:  # second order through the create_graph route (the unrolled cells); once per mode and direction
+        assert cr.gradgradcheck(fn, leaves)
+
+
+def away(r, shape):
+    """Values away from relu's kink at 0."""
+    return r.uniform(0.1, 1.0, shape) * r.choice([-1.0, 1.0], shape)
+
+
+@pytest.mark.parametrize("mode", MODULES)
+def test_layers_run_the_sequence_function_unless_recording_and_both_agree(mode):
+    """Layers run the time loop as one Function; with record_hidden_states they run one cell per step so that
+    each h_t is in the graph. Outputs and every gradient agree between the two (float64, two layers, both
+    directions)."""
+    results = []
+    for record in (False, True):
+        cm, _ = _pair(mode, dict(num_layers=2, bidirectional=True), dtype=torch.float64)
+        cm.record_hidden_states = record
+        x = cr.tensor(rng(3).standard_normal((6, 2, IN)), requires_grad=True)
+        outs = _flat(cm(x))
+        names = _graph_functions(outs)
+        assert any(n.endswith("Sequence") for n in names) != record
+        assert any(n.endswith("Cell") for n in names) == record
+        sum(((o * o).sum() for o in outs), cr.tensor(0.0, dtype=np.float64)).backward()
+        results.append([o.numpy() for o in outs] + [x.grad.numpy()] + [p.grad.numpy() for p in cm.parameters()])
+        assert len(cm.last_hidden_states) == (4 if record else 0)
+    for a, e in zip(*results):
+        np.testing.assert_allclose(a, e, rtol=1e-11, atol=1e-13)
+
+
+def _graph_functions(outputs):
+    """The names of the Functions in the graph behind ``outputs``."""
+    seen, stack = set(), [o.creator for o in outputs if o.creator is not None]
+    while stack:
+        fn = stack.pop()
+        if fn not in seen:
+            seen.add(fn)
+            stack.extend(x.creator for x in fn.inputs if x.creator is not None)
+    return {type(fn).__name__ for fn in seen}
