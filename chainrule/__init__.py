@@ -29,3 +29,6 @@ __all__ = [
     *_ops_all
 ]
 from chainrule import data, io, models, nn, optim, viz  # noqa: E402, F401 - last: they build on everything above
+from chainrule.workspace import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # fresh arrays every step: reuse freed memory instead of page-faulting it in again

@@ -8,11 +8,17 @@ a named scratch buffer here: the same memory, already mapped and often still in 
 Rules for callers: a buffer is valid until the next request for the same name, so use one name per live
 temporary and never return a scratch array to the user (copy out of it). Buffers are per thread, NumPy only
 (CuPy has its own memory pool), and at most ``MAX_BYTES`` each; larger requests get a fresh array.
+
+Every other array (an op's output, a gradient) is fresh, so ``keep_freed_memory`` (run when chainrule is
+imported) asks the C library to reuse freed memory instead of handing it back to the system: see there.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import sys
 import threading
 from typing import Any
 
@@ -20,7 +26,7 @@ import numpy as np
 
 from chainrule import backend
 
-__all__ = ["scratch"]
+__all__ = ["keep_freed_memory", "scratch"]
 
 MAX_BYTES = 64 << 20
 
@@ -43,3 +49,31 @@ def scratch(name: str, shape: tuple[int, ...], dtype: Any, like: Any, zero: bool
     if zero:
         out.fill(0)
     return out
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 64 << 20
+TRIM_THRESHOLD = 256 << 20
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed memory for the next allocation: blocks under 64 MiB come from the heap (not
+    from a fresh mapping each time), and the heap is given back to the system only when 256 MiB of it are free.
+
+    A training step allocates and frees the same arrays of a few MiB every step (activations, gradients). With
+    glibc's defaults the freed top of the heap is returned to the system and the next step page-faults every
+    4 KiB of it again: measured 1.3× the time of a LeNet-5 training step (median 38 ms against 28.5 ms per
+    batch of 128). The price is that up to 256 MiB of freed memory stays with the process. Set the environment
+    variable ``CHAINRULE_MALLOC=default`` to keep glibc's defaults. Returns True when the settings were applied
+    (Linux with glibc only).
+    """
+    if os.environ.get("CHAINRULE_MALLOC") == "default" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return False
+    if not hasattr(libc, "gnu_get_libc_version"):  # glibc only: other C libraries ignore or reject these
+        return False
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

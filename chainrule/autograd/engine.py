@@ -159,6 +159,17 @@ def _run(
     capture_ids = {id(x) for x in capture} if capture is not None else set()
     needed = _needed_functions(roots, capture_ids) if capture is not None else None
 
+    # A leaf's .grad must own its memory (an optimizer or the user may change it in place). A gradient array
+    # that a backward rule made for this pass is handed over as it is; a view, the caller's root gradient, or
+    # an array already handed to another leaf (add passes one gradient to both inputs) is copied.
+    handed = {id(g.data) for g in root_grads}
+
+    def owned(array: Any) -> Any:
+        if array.base is not None or id(array) in handed:
+            array = array.copy()
+        handed.add(id(array))
+        return array
+
     def accumulate(total: Tensor | None, g: Tensor) -> Tensor:
         if total is None:
             return g
@@ -174,7 +185,7 @@ def _run(
         elif fn is None:  # backward(): leaves collect into .grad, owning their memory
             if x.requires_grad:
                 if x.grad is None:
-                    x.grad = g if create_graph else Tensor(g.data.copy())
+                    x.grad = g if create_graph else Tensor(owned(g.data))
                 else:
                     x.grad = accumulate(x.grad, g)
             return

@@ -57,6 +57,41 @@ def test_leaf_grad_owns_its_memory():
     assert not np.shares_memory(a.grad.data, g)
 
 
+def test_leaf_grad_takes_a_fresh_gradient_without_copying_and_copies_shared_ones():
+    """A gradient array made by a backward rule becomes the leaf's .grad as it is (no copy of a large gradient);
+    one that is also the caller's gradient, another leaf's, a view of another array, or a Tensor's data is
+    copied, so changing any .grad in place changes nothing else."""
+    made = []
+
+    class Scale(Function):  # y = 2x, and remembers the gradient array it makes
+        uses_inputs = False
+
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            gx = cr.Tensor(2 * gy.data)
+            made.append(gx.data)
+            return gx
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    Scale()(x).sum().backward()
+    assert x.grad.data is made[0]
+    a = cr.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    b = cr.tensor(np.ones(6, np.float32), requires_grad=True)
+    c = cr.tensor(np.ones(6, np.float32), requires_grad=True)
+    g = cr.tensor(np.arange(6, dtype=np.float32))
+    (a.reshape(6) + b + c).backward(g)  # b and c receive g itself, a a view of it
+    grads = [a.grad.data, b.grad.data, c.grad.data, g.data]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not np.shares_memory(grads[i], grads[j])
+    b.grad.data += 1
+    np.testing.assert_array_equal(g.data, np.arange(6))
+    np.testing.assert_array_equal(c.grad.data, np.arange(6))
+    np.testing.assert_array_equal(a.grad.data, np.arange(6).reshape(2, 3))
+
+
 def test_long_chain_is_iterative_not_recursive():
     x = cr.tensor(1.0, requires_grad=True)
     y = x
