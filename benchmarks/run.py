@@ -147,6 +147,14 @@ def library_info(framework: str) -> dict[str, Any]:
         for f in sorted(package.rglob("*.py")):
             digest.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
         info["chainrule_source_sha256"] = digest.hexdigest()[:16]  # which kernels were measured (tree may be dirty)
+        from chainrule import kernels
+
+        if kernels.enabled():
+            import numba
+
+            info["chainrule_kernels"] = f"compiled kernels on (Numba {numba.__version__})"
+        else:
+            info["chainrule_kernels"] = "compiled kernels off (NumPy only)"
         try:
             info["chainrule_git"] = subprocess.run(
                 ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True,
@@ -806,7 +814,8 @@ def markdown(rep: dict[str, Any]) -> str:
                              f"{p['num_threads']} threads)" for p in pools) if isinstance(pools, list) else pools)
         lines.append(f"- chainrule {c.get('chainrule')} (git {c.get('chainrule_git', '?')}, sources sha256 "
                      f"{c.get('chainrule_source_sha256')}), Python {c.get('python')}, "
-                     f"NumPy {c.get('numpy')} with {blas.get('name')} {blas.get('version')}; thread pools: {pools_s}")
+                     f"NumPy {c.get('numpy')} with {blas.get('name')} {blas.get('version')}; "
+                     f"{c.get('chainrule_kernels', 'compiled kernels: unknown')}; thread pools: {pools_s}")
     if t:
         pools = t.get("threadpools")
         pools_s = (", ".join(f"{p['internal_api']} ({p['library']}, {p['num_threads']} threads)" for p in pools)

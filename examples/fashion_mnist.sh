@@ -10,6 +10,6 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2
   { $sudo apt-get update -qq && $sudo apt-get install -y -qq dataset-fashion-mnist; } \
     || echo "note: could not install dataset-fashion-mnist; chainrule will download the files" >&2
 fi
-python3 -m pip install -q -e ".[plot,progress]"
+python3 -m pip install -q -e ".[plot,progress,fast]"
 python3 -m chainrule train --model lenet5 --epochs 10 --schedule cosine --download \
   --out runs/lenet5-fashion-mnist "$@"

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import backend
+from chainrule import backend, kernels
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError, ArgumentTypeError, ShapeError
@@ -229,13 +229,20 @@ class MaxPool2d(Function):
         w = self.windows
         xp = backend.get_array_module(x)
         xpad = w.pad(x, -np.inf)
+        k_total = len(w.slices)
+        dtype = np.uint8 if k_total <= 256 else np.int16 if k_total <= 32768 else np.int32
+        if _pairs(w) and kernels.available(xpad):  # the loop below in one compiled pass (tests: equal results)
+            y, offset = self._compiled(xpad, dtype)
+            if not _ordinary(y):
+                y, offset = self._exact(xpad, dtype)
+            if self.track:
+                self.argmax = _Argmax(w, offset)
+            return y
         if not self.track:  # inference: the values only
             y = xpad[w.slices[0]].copy()
             for sl in w.slices[1:]:
                 xp.maximum(y, xpad[sl], out=y)
             return y
-        k_total = len(w.slices)
-        dtype = np.uint8 if k_total <= 256 else np.int16 if k_total <= 32768 else np.int32
         y = xpad[w.slices[0]].copy()
         offset = xp.zeros(y.shape, dtype=dtype)
         for k, sl in enumerate(w.slices[1:], start=1):
@@ -244,7 +251,7 @@ class MaxPool2d(Function):
             xp.maximum(y, v, out=y)  # NaN propagates into y, as in PyTorch
             # k grows along the loop, so "offset = k where v wins" is max(offset, k·wins): no masked write
             xp.maximum(offset, wins * dtype(k), out=offset)
-        if not bool((y > -np.inf).all()):  # a NaN, or a window whose input elements are all −inf
+        if not _ordinary(y):
             y, offset = self._exact(xpad, dtype)
         self.argmax = _Argmax(w, offset)
         return y
@@ -254,18 +261,21 @@ class MaxPool2d(Function):
         wins when it is greater or NaN. Run only when the fast loop met a NaN or an all −inf window."""
         w = self.windows
         xp = backend.get_array_module(xpad)
-        first = []  # per dim: the first kernel offset of each window that lands inside the input
-        for o, k, s, p, d in zip(w.out, w.kernel, w.stride, w.padding, w.dilation):
-            u = -((np.arange(o) * s - p) // d)  # ceil((p − s·i) / d)
-            first.append(np.clip(u, 0, k - 1))
-        start = first[0][:, None] * w.kernel[1] + first[1][None, :]
         y = xp.full(w.out_shape, -np.inf, dtype=xpad.dtype)
-        offset = xp.broadcast_to(xp.asarray(start.astype(dtype)), w.out_shape).copy()
+        offset = xp.broadcast_to(xp.asarray(_first_offsets(w, dtype)), w.out_shape).copy()
         for k, sl in enumerate(w.slices):
             v = xpad[sl]
             wins = (v > y) | xp.isnan(v)
             xp.copyto(y, v, where=wins)
             xp.copyto(offset, dtype(k), where=wins)
+        return y, offset
+
+    def _compiled(self, xpad: Any, dtype: Any) -> tuple[Any, Any]:
+        """The fast loop's rule for 2×2 windows of stride 2, in one compiled pass (``chainrule.kernels.pool``)."""
+        w = self.windows
+        y, offset = np.empty(w.out_shape, dtype=xpad.dtype), np.empty(w.out_shape, dtype=dtype)
+        kernels.module("pool").max_pool2d_2x2(
+            xpad.reshape((-1,) + xpad.shape[-2:]), y.reshape((-1,) + w.out), offset.reshape((-1,) + w.out))
         return y, offset
 
     def backward(self, gy: Tensor) -> Tensor:
@@ -289,7 +299,12 @@ class MaxPool2dScatter(Function):
     def forward(self, gy):
         w = self.argmax.windows
         xp = backend.get_array_module(gy)
-        if self.argmax.overlapping():  # an element may win several windows: a 1-D scatter-add sums them
+        if _pairs(w) and kernels.available(gy, self.argmax.offset):  # the masked passes in one compiled pass
+            gpad = (xp.empty if w.tiles() else xp.zeros)(w.padded_shape, dtype=gy.dtype)
+            kernels.module("pool").max_pool2d_2x2_scatter(
+                xp.ascontiguousarray(gy).reshape((-1,) + w.out), self.argmax.offset.reshape((-1,) + w.out),
+                gpad.reshape((-1,) + w.padded_shape[-2:]))
+        elif self.argmax.overlapping():  # an element may win several windows: a 1-D scatter-add sums them
             gpad = xp.zeros(w.padded_shape, dtype=gy.dtype)
             xp.add.at(gpad.reshape(-1), self.argmax.positions().reshape(-1), gy.reshape(-1))
         elif len(w.slices) <= DISJOINT_PASSES:  # disjoint windows: offset k's slice gets gy where k won, else 0
@@ -321,6 +336,26 @@ class MaxPool2dGather(Function):
     def backward(self, gy: Tensor) -> Tensor:
         """y = S·g (gather at the argmax): gg = Sᵀ·gy, the scatter of gy to the argmax positions."""
         return MaxPool2dScatter(self.argmax)(gy)
+
+
+def _ordinary(y: Any) -> bool:
+    """False when some window's maximum is NaN or −inf (all its input elements −inf): the fast rule's argmax
+    may then differ from PyTorch's, and ``_exact`` recomputes it."""
+    return y.size == 0 or bool(y.min() > -np.inf)
+
+
+def _pairs(w: _Windows) -> bool:
+    """2×2 windows with stride 2 and no dilation: the case with a compiled kernel."""
+    return w.kernel == (2, 2) and w.stride == (2, 2) and w.dilation == (1, 1)
+
+
+def _first_offsets(w: _Windows, dtype: Any) -> np.ndarray:
+    """(OH, OW): the kernel offset of each window's first element inside the input (not in the padding)."""
+    first = []  # per dim: the first kernel offset of each window that lands inside the input
+    for o, k, s, p, d in zip(w.out, w.kernel, w.stride, w.padding, w.dilation):
+        u = -((np.arange(o) * s - p) // d)  # ceil((p − s·i) / d)
+        first.append(np.clip(u, 0, k - 1))
+    return (first[0][:, None] * w.kernel[1] + first[1][None, :]).astype(dtype)
 
 
 def max_pool2d(

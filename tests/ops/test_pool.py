@@ -1,6 +1,8 @@
 """Pooling against PyTorch: forward values and every gradient (ties included), second derivatives, float64
 gradcheck and gradgradcheck, PyTorch's divisors, −inf padding, and the argument checks."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from helpers import check_grads, check_torch, distinct, noncontiguous, rng
 
 import chainrule as cr
 import chainrule.nn.functional as F  # noqa: N812
+from chainrule import kernels
 from chainrule.ops.pool import MaxPool2dScatter
 
 
@@ -110,6 +113,71 @@ def test_max_pool2d_non_contiguous_and_float64():
     fn, tfn = _max(MAX_CASES[2])
     check_torch(fn, tfn, [noncontiguous(_normal((2, 3, 7, 9), seed=6))])
     check_torch(fn, tfn, [_normal((2, 3, 7, 9), seed=7, dtype=np.float64)])
+
+
+# 2×2 windows of stride 2 have a compiled kernel (chainrule.kernels.pool) when Numba is installed; both it and
+# the NumPy loop are checked against PyTorch and against each other. Input shape, padding, ceil_mode:
+PAIR_CASES = [
+    ((2, 3, 8, 8), 0, False),
+    ((2, 3, 9, 7), 0, False),  # the last row and column are in no window
+    ((2, 3, 9, 7), 0, True),  # ceil_mode: the last windows are cut by the border
+    ((1, 2, 6, 7), 1, False),  # padding
+    ((3, 5, 4), 1, True),  # unbatched
+]
+
+
+def _pair_input(shape, values, seed=0, dtype=np.float32):
+    r = rng(seed)
+    if values == "integers":  # many ties
+        return r.integers(-1, 2, shape).astype(dtype)
+    x = r.standard_normal(shape).astype(dtype)
+    if values == "nan_inf":  # a NaN, two NaNs in one window, and a plane of −inf
+        x[..., 0, 1, 0] = np.nan
+        x[..., 0, 3, 2] = x[..., 0, 3, 3] = np.nan
+        x[..., -1, :, :] = -np.inf
+    return x
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request):
+    """Run the test with the compiled kernels, then with the NumPy loops."""
+    if request.param == "numpy":
+        with kernels.disabled():
+            yield request.param
+    elif not kernels.enabled():
+        pytest.skip("Numba is not installed (pip install 'chainrule[fast]'): the compiled kernels are off")
+    else:
+        yield request.param
+
+
+@pytest.mark.parametrize("case", PAIR_CASES)
+@pytest.mark.parametrize("values", ["normal", "integers", "nan_inf"])
+def test_max_pool2d_2x2_matches_torch_compiled_and_numpy(case, values, path):
+    shape, pad, ceil = case
+    x = _pair_input(shape, values)
+    check_torch(lambda x: F.max_pool2d(x, 2, 2, pad, 1, ceil), lambda x: TF.max_pool2d(x, 2, 2, pad, 1, ceil), [x])
+    check_torch(lambda x: F.max_pool2d(x, 2, 2, pad, 1, ceil, return_indices=True),
+                lambda x: TF.max_pool2d(x, 2, 2, pad, 1, ceil, return_indices=True), [x])
+
+
+@pytest.mark.parametrize("case", PAIR_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d_2x2_compiled_kernel_equals_the_numpy_loop(case, dtype):
+    """Bit for bit: values, indices and the input gradient, on ties, NaN and −inf, and a non-contiguous input."""
+    if not kernels.enabled():
+        pytest.skip("Numba is not installed: the compiled kernels are off")
+    shape, pad, ceil = case
+    for values in ("normal", "integers", "nan_inf"):
+        x0 = noncontiguous(_pair_input(shape, values, seed=1, dtype=dtype))
+        results = []
+        for compiled in (True, False):
+            with contextlib.nullcontext() if compiled else kernels.disabled():
+                x = cr.tensor(x0, requires_grad=True)
+                y, idx = F.max_pool2d(x, 2, 2, pad, 1, ceil, return_indices=True)
+                y.backward(cr.tensor(_normal(y.shape, seed=2, dtype=dtype)))
+                results.append((y.numpy(), idx.numpy(), x.grad.numpy()))
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("case", [MAX_CASES[2], MAX_CASES[3], MAX_CASES[7], ((2, 2, 6, 6), 2, None, 0, 1, False)])

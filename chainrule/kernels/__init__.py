@@ -1,0 +1,55 @@
+"""Compiled kernels (Numba) for the loops that NumPy cannot run at the speed of a compiled library.
+
+Optional: ``pip install "chainrule[fast]"`` installs Numba, and then the ops that have a kernel here use it for
+NumPy arrays. Every kernel has a NumPy reference in ``chainrule/ops`` that stays the definition of the result:
+the tests run both on the same inputs and require identical outputs. Set the environment variable
+``CHAINRULE_KERNELS=numpy`` (or use ``with kernels.disabled():``) to run the references everywhere.
+
+Kernels are compiled on first use and cached on disk (Numba's ``cache=True``); they run on one thread and
+release the GIL.
+
+- ``pool.max_pool2d_2x2``, ``pool.max_pool2d_2x2_scatter``: max pooling with 2×2 windows and stride 2 and its
+  backward (``ops/pool.py``), one pass over the input instead of NumPy's passes per kernel offset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["available", "disabled", "enabled", "module"]
+
+_state = {"enabled": os.environ.get("CHAINRULE_KERNELS", "") != "numpy" and
+          importlib.util.find_spec("numba") is not None}
+
+
+def enabled() -> bool:
+    """Whether the compiled kernels are in use (Numba installed, not switched off)."""
+    return _state["enabled"]
+
+
+def available(*arrays: Any) -> bool:
+    """True when the kernels are in use and can run on ``arrays`` (NumPy arrays; CuPy's run on CuPy)."""
+    return _state["enabled"] and all(type(a) is np.ndarray for a in arrays)
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Run the NumPy references inside the block (for comparing the two, or for debugging)."""
+    before = _state["enabled"]
+    _state["enabled"] = False
+    try:
+        yield
+    finally:
+        _state["enabled"] = before
+
+
+def module(name: str) -> ModuleType:
+    """The kernel module ``chainrule.kernels.<name>``, imported (and Numba with it) on first use."""
+    return importlib.import_module(f"chainrule.kernels.{name}")
