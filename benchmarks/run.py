@@ -18,14 +18,15 @@ How it measures (see benchmarks/README.md):
 - the ratio of a row is the median over rounds of (chainrule time per step ÷ PyTorch time per step) in the
   same round, so a slow spell on the shared machine hits both sides of one ratio.
 - the peak resident memory of the LeNet epoch is measured in a fresh process per framework with
-  resource.getrusage(RUSAGE_SELF).ru_maxrss: the increase over the baseline taken after imports, data loading
-  and model building (the high-water mark is reset to the current RSS there through /proc/self/clear_refs),
-  and the absolute peak of the whole process.
+  resource.getrusage(RUSAGE_SELF).ru_maxrss: the increase over the baseline taken after imports, data loading,
+  model building, a two-image training step and glibc's malloc_trim(0) (the high-water mark is reset to the
+  current RSS there through /proc/self/clear_refs), and the absolute peak of the whole process.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime as dt
 import gc
 import hashlib
@@ -398,6 +399,16 @@ def _status_kb(field_name: str) -> int | None:
     return None
 
 
+def _malloc_trim() -> bool:
+    """Hand the C library's free memory back to the system (glibc's malloc_trim), so that the epoch's peak
+    counts the memory it needs, not how much freed set-up memory each allocator happened to keep."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)  # returns whether memory was released; either way it ran
+    except (OSError, AttributeError):  # not glibc
+        return False
+    return True
+
+
 def measure_memory(fw: Any, scale: str, state: dict[str, Any] | None) -> dict[str, Any]:
     """Build the LeNet epoch, reset the high-water mark, run the epoch: ru_maxrss before and after (KiB)."""
     import resource
@@ -409,7 +420,9 @@ def measure_memory(fw: Any, scale: str, state: dict[str, Any] | None) -> dict[st
 
     r = cases.row("lenet_memory")
     runner = r.build(fw, r.sizes[scale], state, SEED)
+    runner.load_lazily_loaded()
     gc.collect()
+    trimmed = _malloc_trim()
     setup_peak = maxrss()
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -426,7 +439,8 @@ def measure_memory(fw: Any, scale: str, state: dict[str, Any] | None) -> dict[st
     return {
         "framework": fw.name, "baseline_kib": baseline, "baseline_rss_kib": baseline_rss, "peak_kib": peak,
         "increase_kib": peak - baseline, "absolute_peak_kib": max(setup_peak, peak), "setup_peak_kib": setup_peak,
-        "vm_hwm_kib": _status_kb("VmHWM"), "hwm_reset": reset, "steps": len(runner.batches), "seconds": seconds,
+        "vm_hwm_kib": _status_kb("VmHWM"), "hwm_reset": reset, "trimmed": trimmed, "steps": len(runner.batches),
+        "seconds": seconds,
         "final_loss": runner.losses[-1] if runner.losses else None, "source": getattr(runner, "source", None),
     }
 
@@ -783,7 +797,10 @@ def markdown(rep: dict[str, Any]) -> str:
             "", f"**Peak resident memory of the LeNet-5 epoch** ({c['steps']} steps of batch "
             f"{r['size']['batch']}; each framework in a fresh process, `resource.getrusage(RUSAGE_SELF).ru_maxrss`). "
             "*Increase* = peak during the epoch − baseline taken after imports, loading the data (float32, "
-            "60000×1×28×28 = 179 MiB in both) and building the model and optimizer, with the high-water mark reset "
+            "60000×1×28×28 = 179 MiB in both), building the model and optimizer, and one training step on two "
+            "images (which loads what each framework loads on first use: chainrule's compiled kernels, PyTorch's "
+            "oneDNN primitives), then glibc's `malloc_trim(0)` (free memory back to the system, "
+            f"{'done' if c.get('trimmed') and t.get('trimmed') else 'NOT done'}), with the high-water mark reset "
             f"to the current RSS at the baseline (reset {'done' if c['hwm_reset'] and t['hwm_reset'] else 'FAILED'}). "
             "*Absolute* = the process's whole peak, interpreter and libraries included.", "",
             "| | chainrule | PyTorch | Ratio |", "|---|---:|---:|---:|",
