@@ -14,6 +14,7 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.function import Function
+from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError
 from chainrule.ops.elementwise import exp, where
 from chainrule.ops.operands import as_tensor, check_number, float_only, normalize_dim
@@ -36,7 +37,13 @@ class Tanh(Function):
     def backward(self, gy: Tensor) -> Tensor:
         """y = tanh x: ∂y/∂x = 1 − tanh²x = 1 − y², so gx = gy·(1 − y²)."""
         y = self.output()
-        return gy * (1 - y * y)
+        if is_grad_enabled():
+            return gy * (1 - y * y)
+        xp = _xp(y.data)  # training (no create_graph): the same formula on arrays, in one buffer
+        g = xp.multiply(y.data, y.data, out=xp.empty_like(y.data))  # out=: an array even when 0-d
+        xp.subtract(1, g, out=g)
+        g *= gy.data
+        return Tensor(g)
 
 
 def sigmoid_array(x: Any) -> Any:
@@ -59,7 +66,13 @@ class Sigmoid(Function):
     def backward(self, gy: Tensor) -> Tensor:
         """y = σ(x) = 1/(1 + e^−x): ∂y/∂x = σ(x)(1 − σ(x)) = y(1 − y), so gx = gy·y·(1 − y)."""
         y = self.output()
-        return gy * y * (1 - y)
+        if is_grad_enabled():
+            return gy * y * (1 - y)
+        xp = _xp(y.data)  # training (no create_graph): the same formula on arrays, in one buffer
+        g = xp.subtract(1, y.data, out=xp.empty_like(y.data))  # out=: an array even when 0-d
+        g *= y.data
+        g *= gy.data
+        return Tensor(g)
 
 
 class ReLU(Function):
@@ -70,7 +83,10 @@ class ReLU(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = max(x, 0): gx = gy·[x > 0]; the derivative at x = 0 is taken as 0, as PyTorch does."""
-        return gy * Tensor(self.positive.astype(gy.dtype))
+        if is_grad_enabled():
+            return gy * Tensor(self.positive.astype(gy.dtype))
+        xp = _xp(gy.data)
+        return Tensor(xp.multiply(gy.data, self.positive, out=xp.empty_like(gy.data)))
 
 
 class LeakyReLU(Function):

@@ -11,10 +11,12 @@ their gradients gγ = Σ gy·x̂ and gβ = Σ gy come from ``Mul`` and ``Add`` (
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd.broadcast import array_sum
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError, ShapeError
@@ -34,11 +36,18 @@ class Standardize(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        self.mean = x.mean(axis=self.dims, keepdims=True)
-        centered = x - self.mean
-        self.var = (centered * centered).mean(axis=self.dims, keepdims=True)  # biased: divides by n
+        if x.dtype.itemsize < 4 or x.size == 0:  # float16: NumPy's means, which accumulate in float32
+            self.mean = x.mean(axis=self.dims, keepdims=True)
+            centered = x - self.mean
+            self.var = (centered * centered).mean(axis=self.dims, keepdims=True)  # biased: divides by n
+        else:
+            n = x.dtype.type(x.size // math.prod(x.shape[d] for d in range(x.ndim) if d not in self.dims))
+            self.mean = array_sum(x, self.dims, keepdim=True) / n
+            centered = x - self.mean
+            self.var = array_sum(xp.square(centered), self.dims, keepdim=True) / n  # biased: divides by n
         self.rstd = 1 / xp.sqrt(self.var + x.dtype.type(self.eps))
-        return centered * self.rstd
+        centered *= self.rstd
+        return centered
 
     def backward(self, gy: Tensor) -> Tensor:
         """x̂ = (x − μ)/σ. With ∂μ/∂xⱼ = 1/n and ∂σ/∂xⱼ = (xⱼ − μ)/(nσ) = x̂ⱼ/n:
@@ -53,11 +62,23 @@ class Standardize(Function):
         if x.numel() == 0:  # nothing was standardised: the gradient is as empty as gy
             return gy
         xhat = self.output()
-        if is_grad_enabled():
-            rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5
-        else:
-            rstd = Tensor(self.rstd)
+        if not is_grad_enabled() and x.dtype.itemsize >= 4:  # training: no graph to record
+            return Tensor(_standardize_grad(gy.data, xhat.data, self.rstd, self.dims))
+        rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5 if is_grad_enabled() else \
+            Tensor(self.rstd)
         return rstd * (gy - mean(gy, self.dims, keepdim=True) - xhat * mean(gy * xhat, self.dims, keepdim=True))
+
+
+def _standardize_grad(g: Any, xh: Any, rstd: Any, dims: tuple[int, ...]) -> Any:
+    """``Standardize.backward``'s formula on arrays, gx = (1/σ)(g − mean_D(g) − x̂ ⊙ mean_D(g ⊙ x̂)), in two
+    buffers (float32 and float64; float16 takes the Tensor route for NumPy's wider accumulation)."""
+    n = xh.dtype.type(xh.size // rstd.size)  # the number of values in each mean
+    t = g * xh
+    backend.get_array_module(t).multiply(xh, array_sum(t, dims, keepdim=True) / n, out=t)  # x̂ ⊙ mean_D(g ⊙ x̂)
+    gx = g - array_sum(g, dims, keepdim=True) / n
+    gx -= t
+    gx *= rstd
+    return gx
 
 
 def _float_input(op: str, x: Any) -> Tensor:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend
-from chainrule.autograd.broadcast import broadcast_to
+from chainrule.autograd.broadcast import FAST_SUM_DTYPES, array_sum, broadcast_to
 from chainrule.autograd.function import Function
 from chainrule.errors import ShapeError
 from chainrule.ops.elementwise import exp
@@ -40,7 +40,7 @@ class _Reduction(Function):
 class Sum(_Reduction):
     uses_inputs = False  # backward needs only shapes or what forward saved
     def forward(self, x):
-        return x.sum(axis=self.dims, keepdims=self.keepdim)
+        return array_sum(x, self.dims, self.keepdim)
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = Σ_D x: ∂y/∂xᵢ = 1 for each i summed into y, so gx = broadcast of gy over D (x.shape)."""
@@ -50,7 +50,9 @@ class Sum(_Reduction):
 class Mean(_Reduction):
     uses_inputs = False  # backward needs only shapes or what forward saved
     def forward(self, x):
-        return x.mean(axis=self.dims, keepdims=self.keepdim)
+        if x.dtype not in FAST_SUM_DTYPES or x.size == 0:
+            return x.mean(axis=self.dims, keepdims=self.keepdim)
+        return array_sum(x, self.dims, self.keepdim) / x.dtype.type(_count(x.shape, self.dims))
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = (1/n) Σ_D x with n = ∏_{d∈D} x.shape[d]: gx = broadcast of gy over D, divided by n."""
