@@ -260,15 +260,7 @@ class Conv2d(Function):
         self.g = geometry
 
     def forward(self, x, w, b=None):
-        g = self.g
-        xp = backend.get_array_module(x)
-        out = xp.empty((g.n, g.f, g.oh, g.ow), dtype=x.dtype)
-        kernel = w.reshape(g.groups, g.f // g.groups, g.patch)
-        bias = 0 if b is None else b[:, None, None] if b.ndim == 1 else b
-        for start, end, chunk in _batch_chunks(g, x.dtype.itemsize):
-            o = _grouped_matmul(kernel, im2col(x[start:end], chunk), "conv.product")  # (G, F/G, n·OH·OWc)
-            xp.add(from_matrix(o, chunk), bias, out=out[start:end])  # to NCHW, adding the bias on the way
-        return out
+        return _correlate(x, w, b, self.g)
 
     def backward(self, go: Tensor) -> tuple[Tensor | None, ...]:
         """O = conv(X, W) + b, gO (N, F, OH, OW):
@@ -291,20 +283,60 @@ class Conv2d(Function):
         return gx, gw, gb
 
 
+def _correlate(x: Any, w: Any, b: Any, g: ConvGeometry) -> Any:
+    """O = conv(X, W) + b on arrays: per batch chunk, im2col and one GEMM per group."""
+    xp = backend.get_array_module(x)
+    out = xp.empty((g.n, g.f, g.oh, g.ow), dtype=x.dtype)
+    kernel = w.reshape(g.groups, g.f // g.groups, g.patch)
+    bias = 0 if b is None else b[:, None, None] if b.ndim == 1 else b
+    for start, end, chunk in _batch_chunks(g, x.dtype.itemsize):
+        o = _grouped_matmul(kernel, im2col(x[start:end], chunk), "conv.product")  # (G, F/G, n·OH·OWc)
+        xp.add(from_matrix(o, chunk), bias, out=out[start:end])  # to NCHW, adding the bias on the way
+    return out
+
+
 def _conv_grads(x: Any, w: Any, go: Any, g: ConvGeometry, need: tuple[bool, ...]) -> tuple[Any, Any]:
     """gX = conv_transpose(gO, W) and gW = weight_grad(X, gO) on arrays, chunk by chunk: each chunk of gO is put
-    in the GEMM's layout once for both products, and its col is rebuilt just before the GEMM that reads it."""
+    in the GEMM's layout once for both products, and its col is rebuilt just before the GEMM that reads it.
+
+    With stride 1 and no more filters than channels, gX is computed as what it is, the full correlation of gO
+    with the rotated kernel (``_full_correlation``): an im2col of gO and one GEMM, instead of a GEMM and the
+    col2im's read-modify-write passes."""
     xp = backend.get_array_module(go)
-    gx = xp.empty(x.shape, dtype=x.dtype) if need[0] else None
+    full = _full_correlation(g) if need[0] and g.f <= g.c else None
+    gx = _correlate(go, _rotated_transpose(w, g), None, full) if full else None
+    if need[0] and full is None:
+        gx = xp.empty(x.shape, dtype=x.dtype)
     gw_t = xp.zeros((g.groups, g.patch, g.f // g.groups), dtype=x.dtype) if need[1] else None
     w_t = w.reshape(g.groups, g.f // g.groups, g.patch).transpose(0, 2, 1)  # (G, C/G·KH·KW, F/G)
     for start, end, chunk in _batch_chunks(g, x.dtype.itemsize):
         m = to_matrix(go[start:end], chunk)  # (G, F/G, n·OH·OWc)
         if gw_t is not None:
             gw_t += _weight_product(im2col(x[start:end], chunk), m)
-        if gx is not None:
+        if need[0] and full is None:
             gx[start:end] = col2im(_grouped_matmul(w_t, m, "conv.columns"), chunk)
     return gx, None if gw_t is None else _weight_layout(gw_t, g)
+
+
+def _full_correlation(g: ConvGeometry) -> ConvGeometry | None:
+    """The geometry of gX = conv(gO, rot180(W)ᵀ) with padding d·(K − 1) − p on each side, for stride 1: gO's
+    (F, OH, OW) images become X's (C, H, W). None for other strides (gO would need zeros between its
+    elements) and for padding beyond the kernel's reach."""
+    if g.stride != (1, 1):
+        return None
+    (dh, dw), (top, bottom, left, right) = g.dilation, g.padding
+    reach_h, reach_w = dh * (g.kh - 1), dw * (g.kw - 1)
+    pads = (reach_h - top, reach_h - bottom, reach_w - left, reach_w - right)
+    if min(pads) < 0:
+        return None
+    return ConvGeometry(g.n, g.f, g.oh, g.ow, g.c, g.kh, g.kw, (1, 1), g.dilation, pads, g.groups)
+
+
+def _rotated_transpose(w: Any, g: ConvGeometry) -> Any:
+    """W (F, C/G, KH, KW) → W' (C, F/G, KH, KW), W'[c, f, u, v] = W[f, c, KH − 1 − u, KW − 1 − v] within each group."""
+    groups = g.groups
+    w5 = w.reshape(groups, g.f // groups, g.c // groups, g.kh, g.kw).transpose(0, 2, 1, 3, 4)
+    return w5[..., ::-1, ::-1].reshape(g.c, g.f // groups, g.kh, g.kw)
 
 
 class ConvTranspose2d(Function):

@@ -22,6 +22,8 @@ CONV_CASES = [
     ((2, 2, 6, 6), (3, 3, 3), 1, "valid", 1, 1),
     ((1, 1, 28, 28), (6, 5, 5), 1, 2, 1, 1),
     ((2, 4, 9, 11), (4, 3, 2), 1, (1, 0), (2, 3), 2),  # stride 1 (wide rows) with dilation, groups, no W padding
+    ((2, 4, 7, 6), (3, 4, 2), 1, "same", 1, 1),  # gX as a full correlation, asymmetric padding
+    ((1, 3, 5, 5), (2, 3, 3), 1, 3, 1, 1),  # padding beyond the kernel's reach: gX by col2im
 ]
 
 
