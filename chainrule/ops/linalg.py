@@ -125,7 +125,9 @@ def _linear_grads(gq: Any, x: Any, w: Any, need: tuple[bool, ...]) -> tuple[Any,
     """
     rows = math.prod(gq.shape[:-1])  # not −1: a batch of no rows (or rows of no features) is legal
     g2 = gq.reshape(rows, gq.shape[-1])
-    gx = (g2 @ w).reshape(x.shape) if need[0] else None
+    gx = g2 @ w if need[0] else None
+    if gx is not None and gx.ndim != x.ndim:
+        gx = gx.reshape(x.shape)  # only when needed: a reshaped view of a leaf's gradient would be copied
     gw = g2.T @ x.reshape(rows, x.shape[-1]) if need[1] else None
     gb = g2.sum(0) if need[2] else None
     return gx, gw, gb
