@@ -13,6 +13,8 @@ batch or the output positions, and no window buffer (im2col) is built.
   offset of the winner as a small integer (uint8 for windows of ≤ 256 elements); backward writes gy to those
   positions: for disjoint windows one masked pass per offset (gy where that offset won, else 0), for
   overlapping ones a scatter-add. Ties go to the first maximum in row-major window order, as PyTorch does.
+  2×2 windows of stride 2 run as one compiled pass each way when Numba is installed (``chainrule.kernels``),
+  tested equal to these loops.
 - avg_pool2d sums the slices and divides by |P|, the divisor PyTorch uses; its backward spreads gy/|P| over
   each window with the same loop and ``+=``.
 - lp_pool2d is (Σ_P x^p)^(1/p), computed as PyTorch does; adaptive_avg_pool2d is a separable linear map.

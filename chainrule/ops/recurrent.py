@@ -326,7 +326,7 @@ class RNNSequence(_Sequence):
     def bptt(self, g_out, g_hn):
         """BPTT with ``_rnn_grads``'s formulas: G_h = g_out[t] + ∂L/∂h_t from step t + 1, da_t = G_h ⊙ act'(a_t),
         and ∂L/∂h_{t−1} = da_t·W_hh; then ∂L/∂xw = da (L, N, H) and the weight gradients over all steps."""
-        xw, h0, w_hh = (x.data for x in self.inputs[:3])
+        h0, w_hh = self.inputs[1].data, self.inputs[2].data
         out = self.output(0).data
         da = backend.get_array_module(out).empty_like(out)
         gh = g_hn
