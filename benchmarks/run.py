@@ -612,6 +612,8 @@ def profile_rows(keys: list[str], args: argparse.Namespace, worker: Worker, tmp:
     machine if one comes (up to 3 tries, the quietest kept): a profile taken while another process holds a core
     inflates every BLAS call and misleads."""
     profiles = {}
+    for stale in (out / "profiles").glob("*.txt"):  # listings of an earlier run would pass for this one's
+        stale.unlink()
     for key in keys:
         if key == "lenet_memory":
             continue
