@@ -138,6 +138,9 @@ def _pair_input(shape, values, seed=0, dtype=np.float32):
     return x
 
 
+KERNELS_OFF = "the compiled kernels are off (Numba not installed, or CHAINRULE_KERNELS=numpy)"
+
+
 @pytest.fixture(params=["compiled", "numpy"])
 def path(request):
     """Run the test with the compiled kernels, then with the NumPy loops."""
@@ -145,7 +148,7 @@ def path(request):
         with kernels.disabled():
             yield request.param
     elif not kernels.enabled():
-        pytest.skip("Numba is not installed (pip install 'chainrule[fast]'): the compiled kernels are off")
+        pytest.skip(KERNELS_OFF)
     else:
         yield request.param
 
@@ -165,7 +168,7 @@ def test_max_pool2d_2x2_matches_torch_compiled_and_numpy(case, values, path):
 def test_max_pool2d_2x2_compiled_kernel_equals_the_numpy_loop(case, dtype):
     """Bit for bit: values, indices and the input gradient, on ties, NaN and −inf, and a non-contiguous input."""
     if not kernels.enabled():
-        pytest.skip("Numba is not installed: the compiled kernels are off")
+        pytest.skip(KERNELS_OFF)
     shape, pad, ceil = case
     for values in ("normal", "integers", "nan_inf"):
         x0 = noncontiguous(_pair_input(shape, values, seed=1, dtype=dtype))
