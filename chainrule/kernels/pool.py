@@ -40,14 +40,14 @@ def max_pool2d_2x2(xpad, y, offset):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def max_pool2d_2x2_scatter(gy, offset, gpad):  # pragma: no cover - compiled
-    """Each element of window (i, j) gets gy[i, j]·[it is the winner], as the reference's masked passes compute
-    it, so the whole window is written (gpad needs no zero fill where the windows cover it)."""
+    """The winner of window (i, j) gets gy[i, j] and the window's other three elements 0 (also when gy is
+    infinite or NaN), so the whole window is written (gpad needs no zero fill where the windows cover it)."""
     planes, out_h, out_w = gy.shape
     for p in range(planes):
         for i in range(out_h):
             for j in range(out_w):
                 g, k = gy[p, i, j], offset[p, i, j]
-                gpad[p, 2 * i, 2 * j] = g * (k == 0)
-                gpad[p, 2 * i, 2 * j + 1] = g * (k == 1)
-                gpad[p, 2 * i + 1, 2 * j] = g * (k == 2)
-                gpad[p, 2 * i + 1, 2 * j + 1] = g * (k == 3)
+                gpad[p, 2 * i, 2 * j] = g if k == 0 else 0.0
+                gpad[p, 2 * i, 2 * j + 1] = g if k == 1 else 0.0
+                gpad[p, 2 * i + 1, 2 * j] = g if k == 2 else 0.0
+                gpad[p, 2 * i + 1, 2 * j + 1] = g if k == 3 else 0.0

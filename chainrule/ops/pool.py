@@ -311,8 +311,13 @@ class MaxPool2dScatter(Function):
             xp.add.at(gpad.reshape(-1), self.argmax.positions().reshape(-1), gy.reshape(-1))
         elif len(w.slices) <= DISJOINT_PASSES:  # disjoint windows: offset k's slice gets gy where k won, else 0
             gpad = (xp.empty if w.tiles() else xp.zeros)(w.padded_shape, dtype=gy.dtype)
+            finite = bool(xp.isfinite(gy).all())  # gy·0 is NaN for an infinite gy: then select, not multiply
             for k, sl in enumerate(w.slices):
-                xp.multiply(gy, self.argmax.offset == k, out=gpad[sl])
+                won = self.argmax.offset == k
+                if finite:
+                    xp.multiply(gy, won, out=gpad[sl])
+                else:
+                    gpad[sl] = xp.where(won, gy, gy.dtype.type(0))
         else:  # large disjoint windows: one scatter beats kh·kw passes
             gpad = xp.zeros(w.padded_shape, dtype=gy.dtype)
             gpad.reshape(-1)[self.argmax.positions().reshape(-1)] = gy.reshape(-1)

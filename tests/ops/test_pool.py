@@ -163,6 +163,20 @@ def test_max_pool2d_2x2_matches_torch_compiled_and_numpy(case, values, path):
                 lambda x: TF.max_pool2d(x, 2, 2, pad, 1, ceil, return_indices=True), [x])
 
 
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_max_pool2d_infinite_upstream_gradient_leaves_zeros_elsewhere_like_torch(kernel, path):
+    """gy = ±inf or NaN reaches the window's maximum only; the other elements get 0 (a product gy·0 would make
+    them NaN)."""
+    x = _normal((2, 3, 6, 6), seed=8)
+    gy = _normal((2, 3, 6 // kernel, 6 // kernel), seed=9)
+    gy[0, 0, 0, 0], gy[1, 2, 1, 1], gy[0, 1, 1, 0] = np.inf, -np.inf, np.nan
+    xc = cr.tensor(x, requires_grad=True)
+    F.max_pool2d(xc, kernel).backward(cr.tensor(gy))
+    xt = torch.tensor(x, requires_grad=True)
+    TF.max_pool2d(xt, kernel).backward(torch.tensor(gy))
+    np.testing.assert_array_equal(xc.grad.numpy(), xt.grad.numpy())
+
+
 @pytest.mark.parametrize("case", PAIR_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_max_pool2d_2x2_compiled_kernel_equals_the_numpy_loop(case, dtype):
