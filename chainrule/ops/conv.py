@@ -305,8 +305,9 @@ def _conv_grads(x: Any, w: Any, go: Any, g: ConvGeometry, need: tuple[bool, ...]
     col2im's read-modify-write passes."""
     xp = backend.get_array_module(go)
     full = _full_correlation(g) if need[0] and g.f <= g.c else None
+    scatter = need[0] and full is None  # gX by col2im, chunk by chunk below
     gx = _correlate(go, _rotated_transpose(w, g), None, full) if full else None
-    if need[0] and full is None:
+    if scatter:
         gx = xp.empty(x.shape, dtype=x.dtype)
     gw_t = xp.zeros((g.groups, g.patch, g.f // g.groups), dtype=x.dtype) if need[1] else None
     w_t = w.reshape(g.groups, g.f // g.groups, g.patch).transpose(0, 2, 1)  # (G, C/G·KH·KW, F/G)
@@ -314,7 +315,7 @@ def _conv_grads(x: Any, w: Any, go: Any, g: ConvGeometry, need: tuple[bool, ...]
         m = to_matrix(go[start:end], chunk)  # (G, F/G, n·OH·OWc)
         if gw_t is not None:
             gw_t += _weight_product(im2col(x[start:end], chunk), m)
-        if need[0] and full is None:
+        if scatter:
             gx[start:end] = col2im(_grouped_matmul(w_t, m, "conv.columns"), chunk)
     return gx, None if gw_t is None else _weight_layout(gw_t, g)
 

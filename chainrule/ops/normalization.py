@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend
-from chainrule.autograd.broadcast import array_sum
+from chainrule.autograd.broadcast import FAST_SUM_DTYPES, array_sum
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError, ShapeError
@@ -36,12 +36,12 @@ class Standardize(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        if x.dtype.itemsize < 4 or x.size == 0:  # float16: NumPy's means, which accumulate in float32
+        if x.dtype not in FAST_SUM_DTYPES or x.size == 0:  # float16: NumPy's means, which accumulate in float32
             self.mean = x.mean(axis=self.dims, keepdims=True)
             centered = x - self.mean
             self.var = (centered * centered).mean(axis=self.dims, keepdims=True)  # biased: divides by n
         else:
-            n = x.dtype.type(x.size // math.prod(x.shape[d] for d in range(x.ndim) if d not in self.dims))
+            n = x.dtype.type(math.prod(x.shape[d] for d in self.dims))  # the number of values in each mean
             self.mean = array_sum(x, self.dims, keepdim=True) / n
             centered = x - self.mean
             self.var = array_sum(xp.square(centered), self.dims, keepdim=True) / n  # biased: divides by n
@@ -62,10 +62,12 @@ class Standardize(Function):
         if x.numel() == 0:  # nothing was standardised: the gradient is as empty as gy
             return gy
         xhat = self.output()
-        if not is_grad_enabled() and x.dtype.itemsize >= 4:  # training: no graph to record
+        if not is_grad_enabled() and x.dtype in FAST_SUM_DTYPES:  # training: no graph to record
             return Tensor(_standardize_grad(gy.data, xhat.data, self.rstd, self.dims))
-        rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5 if is_grad_enabled() else \
-            Tensor(self.rstd)
+        if is_grad_enabled():
+            rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5
+        else:
+            rstd = Tensor(self.rstd)
         return rstd * (gy - mean(gy, self.dims, keepdim=True) - xhat * mean(gy * xhat, self.dims, keepdim=True))
 
 
