@@ -158,7 +158,7 @@ def test_missing_file_is_file_not_found(tmp_path):
 
 
 def test_nothing_is_unpickled():
-    root = Path(__file__).resolve().parents[2] / "chainrule" / "data"
+    root = Path(__file__).resolve().parents[2] / "src" / "chainrule" / "data"
     for name in ("idx.py", "datasets.py", "dataset.py", "loader.py", "digits.py", "transforms.py"):
         source = root / name
         text = source.read_text()

@@ -1,7 +1,7 @@
 """Compiled kernels (Numba) for the loops that NumPy cannot run at the speed of a compiled library.
 
 Optional: ``pip install "chainrule[fast]"`` installs Numba, and then the ops that have a kernel here use it for
-NumPy arrays. Every kernel has a NumPy reference in ``chainrule/ops`` that stays the definition of the result:
+NumPy arrays. Every kernel has a NumPy reference in ``src/chainrule/ops`` that stays the definition of the result:
 the tests run both on the same inputs and require identical outputs. Set the environment variable
 ``CHAINRULE_KERNELS=numpy`` (or use ``with kernels.disabled():``) to run the references everywhere.
 

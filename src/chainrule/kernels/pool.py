@@ -1,6 +1,6 @@
 """Max pooling with 2×2 windows and stride 2, as compiled loops: the configuration of nearly every CNN, where
 NumPy needs one strided pass per kernel offset and per step of the argmax. The NumPy reference is the fast
-loop of ``MaxPool2d.forward`` in ``chainrule/ops/pool.py`` and ``MaxPool2dScatter``; the tests require equal
+loop of ``MaxPool2d.forward`` in ``src/chainrule/ops/pool.py`` and ``MaxPool2dScatter``; the tests require equal
 results.
 
 Arrays are planes: xpad (P, Hp, Wp) with P = N·C, padded with −inf; y, offset, gy (P, OH, OW); the window of
