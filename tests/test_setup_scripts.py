@@ -89,3 +89,59 @@ def test_setup_refuses_a_foreign_dot_venv(tmp_path: Path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("setup: error:")
     assert (clone / ".venv" / "notes.txt").read_text() == "mine"
+
+
+# ----- bringing pip into a Python without ensurepip ---------------------------------------------------------
+FAKE_PIP_MAIN = """import pathlib, sys
+pathlib.Path(sys.prefix, "pip-was-run").write_text(" ".join(sys.argv[1:]))
+"""
+
+
+def serve(folder: Path):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("good_digest", [True, False])
+def test_bootstrap_pip_checks_the_wheel_by_sha256_then_lets_it_install_itself(tmp_path: Path, good_digest: bool):
+    import hashlib
+    import json
+    import zipfile
+
+    site = tmp_path / "site"
+    site.mkdir()
+    wheel = site / "pip-99.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:  # a stand-in whose `pip` package records how it was run
+        z.writestr("pip/__init__.py", "")
+        z.writestr("pip/__main__.py", FAKE_PIP_MAIN)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest() if good_digest else "0" * 64
+    (site / "pip.json").write_text(json.dumps({"urls": [{"filename": wheel.name, "url": wheel.name,
+                                                         "digests": {"sha256": digest}}]}))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    server = serve(site)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/pip.json"
+        result = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "scripts" / "bootstrap_pip.py"), url],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        server.shutdown()
+    if good_digest:
+        assert result.returncode == 0, result.stderr
+        assert (venv / "pip-was-run").read_text().startswith("install -q --no-index")
+    else:
+        assert result.returncode == 1 and not (venv / "pip-was-run").exists()
+        assert result.stderr.count("\n") == 1 and "has SHA-256" in result.stderr and "0" * 64 in result.stderr
+
+
+def test_bootstrap_pip_refuses_the_system_python():
+    result = subprocess.run([sys.base_prefix + "/bin/python3", str(ROOT / "scripts" / "bootstrap_pip.py")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "virtual environment" in result.stderr
