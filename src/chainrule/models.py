@@ -14,7 +14,7 @@ import numpy as np
 from chainrule import nn
 from chainrule.tensor import Tensor
 
-__all__ = ["CharLSTM", "CompactCNN", "LeNet5", "MLP", "create", "names"]
+__all__ = ["CharLSTM", "CompactCNN", "LeNet5", "MLP", "classifier_names", "create", "names"]
 
 
 class MLP(nn.Sequential):
@@ -119,8 +119,17 @@ _ZOO: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+# models of token sequences, not images: examples/char_lm.py trains CharLSTM on a text file
+_SEQUENCE_MODELS = {"char_lstm"}
+
+
 def names() -> list[str]:
     return sorted(_ZOO)
+
+
+def classifier_names() -> list[str]:
+    """The image classifiers of the zoo: what ``chainrule train --model`` offers."""
+    return [name for name in names() if name not in _SEQUENCE_MODELS]
 
 
 def create(name: str, **kwargs: Any) -> nn.Module:

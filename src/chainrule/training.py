@@ -2,9 +2,15 @@
 
 ``run(config, out_dir)`` is what ``chainrule train`` does; tests call it directly on small data. Everything
 random flows from ``config.seed`` through two generators, one for the model (initial weights, then dropout) and
-one for shuffling, and both are saved in every checkpoint: a run resumed from a checkpoint, at an epoch's end
-or in the middle of one (after Ctrl-C, or from the last epoch's checkpoint after a kill), ends with the same
-parameters, bit for bit, as a run that was never interrupted.
+one for shuffling, and both are saved in every checkpoint: a run resumed from a checkpoint ends with the same
+parameters and metrics, bit for bit, as a run that was never interrupted (the wall-clock fields
+``epoch_time_s`` and ``samples_per_s`` aside).
+
+While ``run`` trains, SIGINT (Ctrl-C) and SIGTERM only raise a flag; the loop reads it between steps (a step is
+forward, backward, the optimizer's update and the batch's bookkeeping, so it is never half-applied), between
+evaluation batches and after each checkpoint write, saves the exact state there and raises ``Interrupted``. A
+kill (SIGKILL, a crash) resumes from the last checkpoint: one is written when the run starts and at every
+epoch's end, always atomically.
 
 Files in ``out_dir``: ``config.json``; ``metrics.jsonl`` and ``metrics.csv`` (one row per epoch);
 ``curves.png`` (loss and accuracy); ``checkpoint.npz`` (the latest state, written atomically).
@@ -12,17 +18,20 @@ Files in ``out_dir``: ``config.json``; ``metrics.jsonl`` and ``metrics.csv`` (on
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io as _io
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -34,6 +43,15 @@ from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
 CHECKPOINT = "checkpoint.npz"
+CONFIG_FILE = "config.json"
+METRICS_FILES = ("metrics.jsonl", "metrics.csv")
+#: the files that make a folder hold a run; ``run(..., force=True)`` removes them and the plots below
+RUN_FILES = (CHECKPOINT, CONFIG_FILE, *METRICS_FILES)
+OLD_RUN_FILES = (*RUN_FILES, "curves.png", "confusion.txt", "confusion.png")
+#: images per forward pass when the test split is evaluated at an epoch's end
+EVAL_BATCH_SIZE = 500
+#: what run() saves and stops on; SIGKILL cannot be caught (it resumes from the last checkpoint)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 # mean and standard deviation of the training pixels (in [0, 1]), used to normalise inputs
 NORMALIZATION = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081), "kmnist": (0.1918, 0.3483),
@@ -42,6 +60,20 @@ NORMALIZATION = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081), "
 
 class TrainingError(ChainruleError, ValueError):
     """A training run cannot start or resume: a bad option, or a checkpoint from a different run."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT (Ctrl-C) or SIGTERM at a step boundary, after saving its exact state.
+
+    A ``KeyboardInterrupt``, so code that handles Ctrl-C keeps working. ``signum`` is the signal (a command
+    line exits with 128 + signum) and ``checkpoint`` the file that ``run(None, out_dir, resume=True)`` continues
+    from.
+    """
+
+    def __init__(self, signum: int, checkpoint: Path) -> None:
+        super().__init__(f"training stopped by {signal.Signals(signum).name}; the state is saved in {checkpoint}")
+        self.signum = int(signum)
+        self.checkpoint = checkpoint
 
 
 @dataclasses.dataclass
@@ -65,19 +97,111 @@ class RunConfig:
     limit_test: int | None = None
 
     def check(self) -> None:
-        if self.model.lower() not in models.names():
-            raise TrainingError(f"train: unknown model {self.model!r}; choose one of {', '.join(models.names())}")
-        if self.dataset not in NORMALIZATION:
-            raise TrainingError(f"train: unknown dataset {self.dataset!r}; choose one of {', '.join(NORMALIZATION)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise TrainingError(f"train: unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise TrainingError(f"train: unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise TrainingError(f"train: {name} must be ≥ 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise TrainingError(f"train: lr must be > 0, got {self.lr}")
+        """Refuse a setting that cannot train: one ``TrainingError`` naming the field, the value and the fix."""
+        problem = self.problem()
+        if problem:
+            raise TrainingError(f"train: {problem}")
+
+    def problem(self) -> str | None:
+        """What is wrong with this configuration (the first problem found), or None when it can train."""
+        return (_choice_problem(self) or _count_problem(self) or _real_problem(self) or _warmup_problem(self)
+                or _flag_problem(self))
+
+    @classmethod
+    def from_saved(cls, saved: Any, source: str, command: str = "train") -> RunConfig:
+        """The configuration stored in a checkpoint (``source`` names the file), read strictly and checked;
+        ``command`` starts the messages of the TrainingError that refuses it."""
+        fields = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(saved, Mapping):
+            raise TrainingError(f"{command}: {source} holds no run configuration (found {type(saved).__name__}); it "
+                                f"was not written by chainrule train — start a new run instead")
+        missing = [name for name in fields if name not in saved]
+        unknown = [str(name) for name in saved if name not in fields]
+        if missing or unknown:
+            what = "; ".join(part for part in (missing and f"it lacks {', '.join(missing)}",
+                                               unknown and f"it has unknown fields {', '.join(unknown)}") if part)
+            raise TrainingError(f"{command}: the run configuration in {source} does not fit this chainrule ({what}) "
+                                f"— start a new run instead")
+        config = cls(**{name: saved[name] for name in fields})
+        problem = config.problem()
+        if problem:
+            raise TrainingError(f"{command}: the run configuration in {source} cannot be used: {problem} (the file "
+                                f"was edited or damaged — start a new run instead)")
+        return config
+
+
+def _shown(value: Any) -> str:
+    return f"{value!r} (a {type(value).__name__})" if not isinstance(value, (int, float)) or isinstance(
+        value, bool) else repr(value)
+
+
+# Python numbers only (a NumPy float64 is a float): the config is written as JSON, which takes nothing else
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _choice_problem(config: RunConfig) -> str | None:
+    choices = (("model", models.classifier_names()), ("dataset", list(NORMALIZATION)),
+               ("optimizer", list(OPTIMIZERS)), ("schedule", list(SCHEDULES)))
+    for name, options in choices:
+        value = getattr(config, name)
+        if not isinstance(value, str) or (value.lower() if name == "model" else value) not in options:
+            shown = repr(value) if isinstance(value, str) else _shown(value)
+            return f"unknown {name} {shown}; choose one of {', '.join(options)}"
+    return None
+
+
+_COUNT_EXAMPLES = {"epochs": 10, "batch_size": 128, "limit_train": 1000, "limit_test": 1000, "warmup_epochs": 1,
+                   "seed": 0}
+
+
+def _count_problem(config: RunConfig) -> str | None:
+    for name, optional in (("epochs", False), ("batch_size", False), ("limit_train", True), ("limit_test", True),
+                           ("warmup_epochs", False), ("seed", False)):
+        value = getattr(config, name)
+        if optional and value is None:
+            continue
+        low = 0 if name in ("warmup_epochs", "seed") else 1
+        if not _is_int(value) or value < low:
+            fix = "leave it out (None) for all, or give" if optional else "give"
+            return f"{name} must be a whole number ≥ {low}, got {_shown(value)} — {fix} an int such as " \
+                   f"{_COUNT_EXAMPLES[name]}"
+    return None
+
+
+def _real_problem(config: RunConfig) -> str | None:
+    for name, low_open in (("lr", True), ("momentum", False), ("weight_decay", False)):
+        value = getattr(config, name)
+        if not _is_real(value) or not math.isfinite(value) or value < 0 or (low_open and value == 0):
+            bound = "> 0" if low_open else "≥ 0"
+            return f"{name} must be a finite number {bound}, got {_shown(value)} — give e.g. " \
+                   f"{getattr(RunConfig, name) if low_open else 0.0}"
+    return None
+
+
+def _warmup_problem(config: RunConfig) -> str | None:
+    if not config.warmup_epochs:
+        return None
+    if config.schedule not in WARMUP_SCHEDULES:
+        return (f"warmup_epochs={config.warmup_epochs} has no effect with schedule {config.schedule!r} (it warms "
+                f"up the {', '.join(WARMUP_SCHEDULES)} schedules) — set warmup_epochs to 0 or change the schedule")
+    if config.warmup_epochs >= config.epochs:
+        return (f"warmup_epochs must be < epochs ({config.epochs}), got {config.warmup_epochs} — shorten the "
+                f"warm-up or train for more epochs")
+    return None
+
+
+def _flag_problem(config: RunConfig) -> str | None:
+    if not isinstance(config.download, bool):
+        return f"download must be True or False, got {_shown(config.download)} — pass a bool"
+    if config.data_dir is not None and not isinstance(config.data_dir, (str, os.PathLike)):
+        return f"data_dir must be a folder's path or None, got {_shown(config.data_dir)} — pass a path, or None " \
+               f"to search the usual places"
+    return None
 
 
 OPTIMIZERS: dict[str, Callable[[Any, RunConfig], optim.Optimizer]] = {
@@ -88,6 +212,8 @@ OPTIMIZERS: dict[str, Callable[[Any, RunConfig], optim.Optimizer]] = {
     "adagrad": lambda p, c: optim.Adagrad(p, lr=c.lr, weight_decay=c.weight_decay),
 }
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
+WARMUP_SCHEDULES = ("none", "step", "cosine")  # onecycle warms up on its own; plateau reacts to the test loss
+EPOCH_SCHEDULES = ("step", "cosine", "onecycle")  # shaped by the total number of epochs, fixed when a run starts
 
 
 # ----- data ----------------------------------------------------------------------------------------------
@@ -172,7 +298,7 @@ def _scheduler(config: RunConfig, optimizer: optim.Optimizer, steps_per_epoch: i
         "plateau": lambda: lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1),
     }[config.schedule]
     main = main() if main else None
-    if config.warmup_epochs and config.schedule in ("none", "step", "cosine"):
+    if config.warmup_epochs and config.schedule in WARMUP_SCHEDULES:
         warmup = lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=config.warmup_epochs)
         main = warmup if main is None else lr_scheduler.SequentialLR(
             optimizer, [warmup, main], milestones=[config.warmup_epochs])
@@ -182,124 +308,378 @@ def _scheduler(config: RunConfig, optimizer: optim.Optimizer, steps_per_epoch: i
 def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray, dataset: str, batch_size: int = 500
              ) -> tuple[float, np.ndarray]:
     """(mean cross-entropy, predicted classes) over a whole split, in eval mode and without a graph."""
+    return cast(tuple[float, np.ndarray], _evaluate(model, images, labels, dataset, batch_size))  # no stop: never None
+
+
+def _evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray, dataset: str, batch_size: int,
+              stop: Callable[[], bool] | None = None) -> tuple[float, np.ndarray] | None:
+    """``evaluate``, asking ``stop()`` before each batch: None when it said to stop (nothing else changes)."""
     was_training = model.training
     model.eval()
     total, predictions = 0.0, []
-    with no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(to_input(images[start : start + batch_size], dataset))
-            y = Tensor(labels[start : start + batch_size])
-            total += F.cross_entropy(logits, y, reduction="sum").item()
-            predictions.append(logits.numpy().argmax(axis=1))
-    model.train(was_training)
+    try:
+        with no_grad():
+            for start in range(0, len(images), batch_size):
+                if stop is not None and stop():
+                    return None
+                logits = model(to_input(images[start : start + batch_size], dataset))
+                y = Tensor(labels[start : start + batch_size])
+                total += F.cross_entropy(logits, y, reduction="sum").item()
+                predictions.append(logits.numpy().argmax(axis=1))
+    finally:
+        model.train(was_training)
     return total / max(len(images), 1), np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for people: ``42s``, ``2m 05s``, ``1h 07m``, ``3d 04h`` (rounded to the second; ``?`` when
+    unknown)."""
+    if not math.isfinite(seconds):
+        return "?"
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def saved_config(out_dir: str | os.PathLike[str]) -> RunConfig:
+    """The configuration of the run saved in ``out_dir`` (a run folder, or its checkpoint file), checked.
+
+    Raises ``TrainingError`` when there is no checkpoint or its configuration cannot be used, and
+    ``CheckpointError`` (chainrule.io) when the file is not an intact checkpoint.
+    """
+    from chainrule import io
+
+    path = _checkpoint_of(Path(out_dir), "train")
+    return RunConfig.from_saved(io.load_checkpoint(path).config, str(path))
+
+
+def _checkpoint_of(path: Path, command: str) -> Path:
+    checkpoint = path if path.is_file() or path.suffix == ".npz" else path / CHECKPOINT
+    if not checkpoint.is_file():
+        raise TrainingError(f"{command}: no checkpoint at {checkpoint} — train first: chainrule train --out "
+                            f"{checkpoint.parent}")
+    return checkpoint
 
 
 def run(
     config: RunConfig | None, out_dir: str | os.PathLike[str], resume: bool = False, epochs: int | None = None,
     progress: bool | None = None, log: Callable[[str], None] = print, stop_after_batches: int | None = None,
+    force: bool = False,
 ) -> list[dict[str, Any]]:
     """Train (or continue training) and return the metrics of every epoch.
 
     ``resume=True`` continues from ``out_dir/checkpoint.npz`` with the configuration saved there (``config`` is
-    not needed); ``epochs`` may set a new total. Ctrl-C saves a checkpoint of the exact state, mid-epoch
-    included, and re-raises KeyboardInterrupt. ``stop_after_batches`` simulates such an interruption (tests).
+    not needed); ``epochs`` may set a new total. A new run refuses a folder that already holds one unless
+    ``force=True``, which removes the previous run's files first (and says so). Everything is checked and the
+    data loaded before anything on disk changes.
+
+    SIGINT (Ctrl-C) and SIGTERM stop the run at the next step boundary: the exact state is saved and
+    ``Interrupted`` (a ``KeyboardInterrupt``) is raised; resuming then gives the same result, bit for bit, as
+    an uninterrupted run. ``stop_after_batches`` stops the same way after that many batches (tests).
     """
     from chainrule import io
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = out / CHECKPOINT
-    position = {"epoch": 0, "batch": 0, "sums": [0.0, 0, 0]}  # completed epochs; batches done in the current one
-    epoch_start_shuffle: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = []
     if resume:
-        if not checkpoint_path.exists():
-            raise TrainingError(f"train --resume: no checkpoint at {checkpoint_path}")
-        config = RunConfig(**io.load_checkpoint(checkpoint_path).config)
-        config.epochs = epochs or config.epochs
+        checkpoint = _checkpoint_of(out, "train --resume")
+        if checkpoint.name != CHECKPOINT or not out.is_dir():
+            raise TrainingError(f"train --resume: {out} is a file; give the folder of the run (the one that holds "
+                                f"{CHECKPOINT})")
+        saved = io.load_checkpoint(checkpoint)
+        config = RunConfig.from_saved(saved.config, str(checkpoint))
+        config.epochs = _resumed_epochs(saved.epoch, epochs, config)
     elif config is None:
         raise TrainingError("train: a new run needs a RunConfig")
-    the_run = build(config)
-    model, optimizer, scheduler, loader = the_run.model, the_run.optimizer, the_run.scheduler, the_run.loader
+    else:
+        config.check()
+        _refuse_held_folder(out, force)
+    the_run = build(config)  # loads the data: a run that cannot start has not touched the disk yet
+    position, history = _Position(), []
     if resume:
-        saved = io.load_checkpoint(checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler,
-                                   rng={"model": the_run.model_rng, "shuffle": the_run.shuffle_rng})
-        position = {"epoch": saved.epoch, "batch": saved.extra["batch"], "sums": saved.extra["sums"]}
-        epoch_start_shuffle = saved.extra.get("epoch_start_shuffle")
-        history = saved.extra.get("history", [])
-        log(f"resumed from {checkpoint_path}: epoch {saved.epoch}, batch {position['batch']}")
-    _write_atomic(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        saved = io.load_checkpoint(out / CHECKPOINT, model=the_run.model, optimizer=the_run.optimizer,
+                                   scheduler=the_run.scheduler, rng=_generators(the_run))
+        position, history = _Position.from_checkpoint(saved, len(the_run.loader)), saved.extra["history"]
+    training = _Training(the_run, out, position, history, log, sys.stderr.isatty() if progress is None else progress,
+                         stop_after_batches)
+    with _stop_on_signals(training.flag):
+        _prepare_folder(out, replace=force and not resume, log=log)
+        if resume:
+            log(f"resumed from {out / CHECKPOINT}: epoch {position.epoch}, batch {position.batch}")
+        else:
+            training.save()  # from now on a kill can be resumed
+        with _writing(out):
+            _write_atomic(out / CONFIG_FILE, json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        training.stop_if_asked(saved=True)  # the checkpoint on disk is the exact state
+        training.train()
+    return history
 
-    def save(batch: int, sums: list[Any], epoch: int) -> None:
-        io.save_checkpoint(
-            checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch,
-            step=epoch * len(loader) + batch, config=dataclasses.asdict(config),
-            rng={"model": the_run.model_rng, "shuffle": the_run.shuffle_rng},
-            extra={"batch": batch, "sums": sums, "history": history,
-                   "epoch_start_shuffle": epoch_start_shuffle if batch else None},
-        )
 
-    show = sys.stderr.isatty() if progress is None else progress
-    trained = 0  # batches trained by this call (for stop_after_batches)
-    for epoch in range(position["epoch"], config.epochs):
-        if position["batch"] and epoch_start_shuffle is not None:  # mid-epoch resume: replay the same order
-            the_run.shuffle_rng.bit_generator.state = epoch_start_shuffle
-        epoch_start_shuffle = the_run.shuffle_rng.bit_generator.state
-        skip, sums = position["batch"], list(position["sums"])
-        position = {"epoch": epoch, "batch": 0, "sums": [0.0, 0, 0]}
-        model.train()
-        started, seen = time.perf_counter(), 0
-        bar = _progress(len(loader), f"epoch {epoch + 1}/{config.epochs}", show)
-        batch = skip
+def _resumed_epochs(done: int | None, epochs: int | None, config: RunConfig) -> int:
+    if epochs is None:
+        return config.epochs
+    if not _is_int(epochs) or epochs < 1:
+        raise TrainingError(f"train --resume: epochs must be a whole number ≥ 1, got {_shown(epochs)} — give the "
+                            f"new total number of epochs")
+    if _is_int(done) and epochs < done:
+        raise TrainingError(f"train --resume: the run has already trained {done} epochs, more than the {epochs} "
+                            f"asked — give a total of at least {done}")
+    if epochs != config.epochs and config.schedule in EPOCH_SCHEDULES:
+        raise TrainingError(f"train --resume: the {config.schedule!r} schedule of this run is laid out over its "
+                            f"{config.epochs} epochs and cannot be stretched to {epochs} — resume without a new "
+                            f"total, or start over with --force")
+    if config.warmup_epochs and epochs <= config.warmup_epochs:
+        raise TrainingError(f"train --resume: the run warms up for {config.warmup_epochs} epochs — give a total "
+                            f"above that, not {epochs}")
+    return int(epochs)
+
+
+def _refuse_held_folder(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"train: {out} is a file, not a folder — choose another output folder")
+    if not force and any((out / name).exists() for name in RUN_FILES):
+        raise TrainingError(f"train: {out} already holds a run — continue it with --resume {out}, or start over "
+                            f"with --force")
+
+
+def _prepare_folder(out: Path, replace: bool, log: Callable[[str], None]) -> None:
+    """Create the folder; remove what killed writes left of the run's files (and, replacing, the old run)."""
+    from chainrule.io.format import temp_files
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainingError(f"train: cannot create the output folder {out} ({e.strerror or e}) — choose another "
+                            f"folder") from e
+    owned = (*RUN_FILES, "curves.png")  # not the files another command may be writing now (confusion.*)
+    for leftover in (t for name in owned for t in temp_files(out / name)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover)
+    if replace:
+        old = [name for name in OLD_RUN_FILES if (out / name).exists()]
+        if old:
+            log(f"train: --force: replacing the previous run in {out} (removing {', '.join(old)})")
+        for name in old:
+            (out / name).unlink()
+
+
+def _generators(the_run: Run) -> dict[str, np.random.Generator]:
+    return {"model": the_run.model_rng, "shuffle": the_run.shuffle_rng}
+
+
+class _StopFlag:
+    """Set by SIGINT or SIGTERM while run() trains (the first signal wins); read by the loop at safe points."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def set(self, signum: int, frame: Any = None) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+
+@contextlib.contextmanager
+def _stop_on_signals(flag: _StopFlag) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM only set ``flag``; the previous handlers come back after.
+
+    Only the main thread may set handlers (elsewhere the signals are not delivered to this code anyway). A
+    signal ignored on purpose (SIG_IGN: e.g. a background job's Ctrl-C) or handled outside Python stays so.
+    """
+    previous: dict[int, Any] = {}
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                handler = signal.getsignal(signum)
+                if handler is not None and handler is not signal.SIG_IGN:
+                    previous[signum] = signal.signal(signum, flag.set)
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@dataclasses.dataclass
+class _Position:
+    """Where training stands: epochs completed, batches done in the current one and their sums."""
+
+    epoch: int = 0
+    batch: int = 0
+    sums: list[Any] = dataclasses.field(default_factory=lambda: [0.0, 0, 0])  # loss · n, correct, n
+    epoch_start_shuffle: dict[str, Any] | None = None  # the shuffle generator's state before this epoch's order
+
+    @classmethod
+    def from_checkpoint(cls, saved: Any, steps_per_epoch: int) -> _Position:
+        extra, where = saved.extra, saved.path
+        if not isinstance(extra, Mapping) or not all(k in extra for k in ("batch", "sums", "history")):
+            raise TrainingError(f"train --resume: {where} was not written by chainrule train (it has no training "
+                                f"position) — start a new run instead")
+        batch, sums, shuffle = extra["batch"], extra["sums"], extra.get("epoch_start_shuffle")
+        if not (_is_int(saved.epoch) and saved.epoch >= 0 and _is_int(batch) and 0 <= batch <= steps_per_epoch
+                and isinstance(sums, list) and len(sums) == 3 and all(_is_real(v) for v in sums)
+                and isinstance(extra["history"], list) and all(isinstance(row, dict) for row in extra["history"])
+                and (batch == 0 or isinstance(shuffle, Mapping))):
+            raise TrainingError(f"train --resume: the training position saved in {where} is malformed (epoch "
+                                f"{saved.epoch!r}, batch {batch!r} of {steps_per_epoch}) — start a new run instead")
+        return cls(saved.epoch, batch, list(sums), dict(shuffle) if batch else None)
+
+
+class _Training:
+    """The loop of run(): steps, evaluation, metrics and checkpoints, stopping only at safe points."""
+
+    def __init__(self, the_run: Run, out: Path, position: _Position, history: list[dict[str, Any]],
+                 log: Callable[[str], None], show: bool, stop_after_batches: int | None) -> None:
+        self.run, self.out, self.position, self.history, self.log = the_run, out, position, history, log
+        self.show, self.stop_after_batches = show, stop_after_batches
+        self.flag = _StopFlag()
+        self.trained = 0  # batches trained by this call (for stop_after_batches)
+        self.epoch_seconds: list[float] = []  # wall time of each whole epoch trained by this call (the ETA)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out / CHECKPOINT
+
+    def save(self) -> None:
+        from chainrule import io
+
+        the_run, pos = self.run, self.position
+        steps = len(the_run.loader)
+        with _writing(self.checkpoint):
+            io.save_checkpoint(
+                self.checkpoint, model=the_run.model, optimizer=the_run.optimizer, scheduler=the_run.scheduler,
+                epoch=pos.epoch, step=pos.epoch * steps + pos.batch, config=dataclasses.asdict(the_run.config),
+                rng=_generators(the_run),
+                extra={"batch": pos.batch, "sums": pos.sums, "history": self.history,
+                       "epoch_start_shuffle": pos.epoch_start_shuffle if pos.batch else None},
+            )
+
+    def stop_if_asked(self, saved: bool = False) -> None:
+        """At a safe point: when a signal came, save the exact state (unless just saved) and raise Interrupted."""
+        if self.flag.signum is None:
+            return
+        if not saved:
+            self.save()  # a second signal now only sets the flag again: the write finishes
+        pos = self.position
+        where = f"epoch {pos.epoch + 1}, batch {pos.batch}" if pos.batch else f"the end of epoch {pos.epoch}"
+        self.log(f"interrupted: saved {self.checkpoint} at {where}")
+        raise Interrupted(self.flag.signum, self.checkpoint)
+
+    def train(self) -> None:
+        for epoch in range(self.position.epoch, self.run.config.epochs):
+            started = time.perf_counter()
+            elapsed, seen = self.train_epoch(epoch)
+            row = self.finish_epoch(epoch, elapsed, seen)
+            self.epoch_seconds.append(time.perf_counter() - started)
+            self.log_epoch(row)
+            self.stop_if_asked(saved=True)  # a signal during the writes: they finished, the checkpoint is exact
+
+    def train_epoch(self, epoch: int) -> tuple[float, int]:
+        """The epoch's remaining batches; (seconds, images) trained by this call."""
+        the_run, pos = self.run, self.position
+        rng = the_run.shuffle_rng.bit_generator
+        if pos.batch:  # mid-epoch resume: draw the same order again, then skip the batches already done
+            rng.state = pos.epoch_start_shuffle
+        pos.epoch_start_shuffle = rng.state
+        the_run.model.train()
+        first, started, seen = pos.batch, time.perf_counter(), 0
+        bar = _progress(len(the_run.loader), f"epoch {epoch + 1}/{the_run.config.epochs}", self.show)
         try:
-            for batch, (xb, yb) in enumerate(_skip(iter(loader), skip), start=skip + 1):  # noqa: B007 - read on Ctrl-C
-                logits = model(to_input(xb.data, config.dataset))
-                loss = F.cross_entropy(logits, yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if config.schedule == "onecycle":
-                    scheduler.step()
-                n = len(yb)
-                sums[0] += loss.item() * n
-                sums[1] += int((logits.numpy().argmax(axis=1) == yb.data).sum())
-                sums[2] += n
-                seen += n
+            for xb, yb in _skip(iter(the_run.loader), pos.batch):
+                seen += self.step(xb, yb)
                 if bar is not None:
-                    rate = seen / max(time.perf_counter() - started, 1e-9)
-                    bar.set_postfix(loss=f"{sums[0] / sums[2]:.4f}", acc=f"{sums[1] / sums[2]:.3f}",
-                                    samples_s=f"{rate:.0f}")
-                    bar.update(1)
-                trained += 1
-                if stop_after_batches is not None and trained == stop_after_batches:
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
+                    self.show_progress(bar, epoch, first, started, seen)
+                self.stop_if_asked()
+        finally:
             if bar is not None:
                 bar.close()
-            save(batch, sums, epoch)
-            log(f"interrupted: saved {checkpoint_path} at epoch {epoch + 1}, batch {batch}")
-            raise
-        if bar is not None:
-            bar.close()
-        elapsed = time.perf_counter() - started
-        test_loss, predictions = evaluate(model, the_run.test_images, the_run.test_labels, config.dataset)
+        return time.perf_counter() - started, seen
+
+    def step(self, xb: Tensor, yb: Tensor) -> int:
+        """One optimization step and its bookkeeping, never interrupted half-way (signals wait for its end)."""
+        the_run, pos = self.run, self.position
+        config, optimizer = the_run.config, the_run.optimizer
+        logits = the_run.model(to_input(xb.data, config.dataset))
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if config.schedule == "onecycle":
+            the_run.scheduler.step()
+        n = len(yb)
+        pos.sums[0] += loss.item() * n
+        pos.sums[1] += int((logits.numpy().argmax(axis=1) == yb.data).sum())
+        pos.sums[2] += n
+        pos.batch += 1
+        self.trained += 1
+        if self.stop_after_batches is not None and self.trained == self.stop_after_batches:
+            self.flag.set(signal.SIGINT)
+        return n
+
+    def show_progress(self, bar: Any, epoch: int, first: int, started: float, seen: int) -> None:
+        pos, steps = self.position, len(self.run.loader)
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        per_batch = elapsed / (pos.batch - first)
+        later = self.epoch_time(per_batch * steps) * (self.run.config.epochs - epoch - 1)
+        run_left = per_batch * (steps - pos.batch) + later  # the bar estimates this epoch only; this is the run
+        bar.set_postfix(loss=f"{pos.sums[0] / pos.sums[2]:.4f}", acc=f"{pos.sums[1] / pos.sums[2]:.3f}",
+                        samples_s=f"{seen / elapsed:.0f}", run_eta=format_duration(run_left))
+        bar.update(pos.batch - bar.n)
+
+    def epoch_time(self, guess: float) -> float:
+        """The mean wall time of the whole epochs trained so far by this call (``guess`` before the first)."""
+        return sum(self.epoch_seconds) / len(self.epoch_seconds) if self.epoch_seconds else guess
+
+    def finish_epoch(self, epoch: int, elapsed: float, seen: int) -> dict[str, Any]:
+        """Evaluate, step the schedule, record the epoch's metrics, write them and the checkpoint."""
+        the_run, config = self.run, self.run.config
+        result = _evaluate(the_run.model, the_run.test_images, the_run.test_labels, config.dataset, EVAL_BATCH_SIZE,
+                           stop=self.flag.is_set)
+        if result is None:
+            self.stop_if_asked()  # saved with the epoch's batches done: a resume evaluates again
+        test_loss, predictions = result  # type: ignore[misc]
         test_acc = float((predictions == the_run.test_labels).mean()) if len(predictions) else math.nan
-        lr = optimizer.param_groups[0]["lr"]
+        lr = the_run.optimizer.param_groups[0]["lr"]
         if config.schedule == "plateau":
-            scheduler.step(test_loss)
-        elif scheduler is not None and config.schedule != "onecycle":
-            scheduler.step()
+            the_run.scheduler.step(test_loss)
+        elif the_run.scheduler is not None and config.schedule != "onecycle":
+            the_run.scheduler.step()
+        sums = self.position.sums
         row = {"epoch": epoch + 1, "train_loss": sums[0] / max(sums[2], 1), "train_acc": sums[1] / max(sums[2], 1),
                "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "epoch_time_s": round(elapsed, 3),
                "samples_per_s": round(seen / max(elapsed, 1e-9), 1)}
-        history.append(row)
-        log(f"epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
-            f"test loss {test_loss:.4f} acc {test_acc:.4f} | {elapsed:.1f} s, {row['samples_per_s']:.0f} samples/s")
-        epoch_start_shuffle = None
-        save(0, [0.0, 0, 0], epoch + 1)
-        _write_metrics(out, history)
-    return history
+        self.history.append(row)
+        self.position = _Position(epoch + 1)
+        # the metrics first, the checkpoint last: a kill in between redoes this epoch and writes both again
+        with _writing(self.out):
+            _write_metrics(self.out, self.history)
+        self.save()
+        return row
+
+    def log_epoch(self, row: dict[str, Any]) -> None:
+        epochs = self.run.config.epochs
+        remaining = self.epoch_time(math.nan) * (epochs - row["epoch"])
+        self.log(f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
+                 f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f} | {row['epoch_time_s']:.1f} s, "
+                 f"{row['samples_per_s']:.0f} samples/s | ETA {format_duration(remaining)}")
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A failed write (a full disk, a folder made read-only) as one TrainingError naming the file."""
+    try:
+        yield
+    except OSError as e:
+        raise TrainingError(f"train: cannot write to {path} ({e.strerror or e}) — free some space or choose "
+                            f"another output folder") from e
 
 
 def _skip(batches: Iterator[Any], count: int) -> Iterator[Any]:
@@ -343,11 +723,8 @@ def load_trained(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, RunConfig]
     """The model of a run directory (or of a checkpoint file), with its weights, in eval mode, and its config."""
     from chainrule import io
 
-    path = Path(run_dir)
-    path = path / CHECKPOINT if path.is_dir() else path
-    if not path.exists():
-        raise TrainingError(f"no checkpoint at {path}; train first: chainrule train --out {path.parent}")
-    config = RunConfig(**io.load_checkpoint(path).config)
+    path = _checkpoint_of(Path(run_dir), "load")
+    config = RunConfig.from_saved(io.load_checkpoint(path).config, str(path), "load")
     model = models.create(config.model, **_model_kwargs(config))
     io.load_checkpoint(path, model=model)
     model.eval()

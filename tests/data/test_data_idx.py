@@ -131,7 +131,10 @@ def test_header_claiming_too_much_is_refused_without_allocating_it(tmp_path, com
     data = bytes([0, 0, 0x0E, 3]) + b"\xff\xff\xff\xff" * 3 + b"\x00" * 64
     path = tmp_path / "huge.idx"
     path.write_bytes(gzip.compress(data) if compress else data)
-    _raises(path, "truncated", "found 64")
+    if compress:  # the length of a gzip stream is unknown until it is read: refused on the declared size alone
+        _raises(path, "more than this machine's memory")
+    else:
+        _raises(path, "truncated", "found 64")
 
 
 def test_corrupted_gzip(tmp_path):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from chainrule.errors import ChainruleError
-from chainrule.training import _write_atomic, evaluate, load_split, load_trained
-from chainrule.viz.plots import plot_confusion
+from chainrule.cli.common import CommandError, clean, count, writable_folder
+from chainrule.training import CHECKPOINT, _write_atomic, evaluate, load_split, load_trained
+
+EPILOG = """\
+examples:
+  chainrule evaluate runs/digits
+  chainrule evaluate runs/lenet5-fashion-mnist --data-dir ~/data/fashion --limit-test 1000
+  chainrule evaluate runs/digits/checkpoint.npz --out reports/digits
+"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -18,12 +23,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "evaluate", help="accuracy, per-class accuracy and confusion matrix of a trained run",
         description="Evaluate the checkpoint in DIR on its data set's test split; prints the results and writes "
                     "confusion.txt and confusion.png to DIR (or --out).",
+        epilog=EPILOG,
     )
     p.add_argument("run_dir", metavar="DIR", help="a run folder written by chainrule train (or a checkpoint file)")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
-    p.add_argument("--out", default=None, help="where to write confusion.txt / confusion.png (default DIR)")
+    p.add_argument("--data-dir", default=None, help="folder with the IDX files (default: the run's)")
+    p.add_argument("--download", action="store_true", help="fetch missing data files from the official mirrors")
+    p.add_argument("--limit-test", type=count, default=None, help="use only the first N test images (default: all)")
+    p.add_argument("--out", default=None, help="where to write confusion.txt / confusion.png (default: DIR)")
     return p
+
+
+def checkpoint_path(run_dir: str) -> Path:
+    """The checkpoint of a run folder (or the checkpoint file itself), refused in one line when missing."""
+    path = Path(run_dir)
+    if not path.exists():
+        raise CommandError(f"no checkpoint at {path}: no such file or folder", "check the path, or train a run "
+                           f"first: chainrule train --out {path}")
+    if path.is_dir() and not (path / CHECKPOINT).is_file():
+        raise CommandError(f"{path} holds no {CHECKPOINT}", f"train first (chainrule train --out {path}), or "
+                           "point at a run folder")
+    return path / CHECKPOINT if path.is_dir() else path
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
@@ -49,25 +68,31 @@ def format_report(counts: np.ndarray, names: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        model, config = load_trained(args.run_dir)
-        if args.data_dir:
-            config.data_dir = args.data_dir
-        config.limit_test = args.limit_test
-        images, labels, names = load_split(config, train=False)
-    except ChainruleError as e:
-        print(f"chainrule evaluate: {e}", file=sys.stderr)
-        return 2
+    # everything is checked and computed before anything is written: a refusal leaves every file as it was
+    checkpoint = checkpoint_path(args.run_dir)
+    out = writable_folder(Path(args.out) if args.out else checkpoint.parent, "--out")
+    model, config = load_trained(checkpoint)
+    if args.data_dir:
+        config.data_dir = args.data_dir
+    config.download = config.download or args.download
+    config.limit_test = args.limit_test
+    images, labels, names = load_split(config, train=False)
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
+        raise CommandError(f"the test labels run from {labels.min()} to {labels.max()}, but {config.dataset} has "
+                           f"{len(names)} classes", "check --data-dir: it holds another data set's files")
     _, predictions = evaluate(model, images, labels, config.dataset)
     counts = confusion_matrix(labels, predictions, len(names))
     report = format_report(counts, names)
-    print(report)
-    run_dir = Path(args.run_dir)
-    out = Path(args.out) if args.out else (run_dir if run_dir.is_dir() else run_dir.parent)
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "confusion.txt", report + "\n")
     try:
-        print(f"\nwrote {out / 'confusion.txt'} and {plot_confusion(counts, names, out / 'confusion.png')}")
+        from chainrule.viz.plots import plot_confusion
+
+        png = plot_confusion(counts, names, out / "confusion.png")
+        wrote = f"wrote {clean(out / 'confusion.txt')} and {clean(png)}"
     except ImportError:
-        print(f"\nwrote {out / 'confusion.txt'} (install chainrule[plot] for confusion.png)")
+        wrote = f"wrote {clean(out / 'confusion.txt')} (install chainrule[plot] for confusion.png)"
+    # printed last: a reader that stops early (| head) does not keep the files from being written
+    print(report)
+    print(f"\n{wrote}")
     return 0

@@ -6,7 +6,7 @@
     chainrule explain --conv "X=[[...]]" "W=[[...]]" b=0 --stride 1
 
 The expression is parsed with a whitelist (``chainrule.viz.expr``), never evaluated by Python. Refusals are
-one line on stderr with exit status 2.
+one line on stderr: exit status 2 for a bad expression, binding or option, 1 when a file cannot be written.
 """
 
 from __future__ import annotations
@@ -17,6 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.cli.common import (
+    CommandError,
+    RawDescriptionHelpFormatter,
+    UsageError,
+    clean,
+    count,
+    natural,
+    writable_file,
+)
 from chainrule.errors import ChainruleError
 
 DESCRIPTION = """\
@@ -49,7 +58,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="show the chain rule, node by node, for an expression",
         description=DESCRIPTION,
         epilog=EPILOG.format(functions=", ".join(FUNCTIONS)),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("expression", nargs="?", help='the expression, e.g. "(x + y) * z"')
     parser.add_argument("bindings", nargs="*", metavar="NAME=VALUE", help="variables, e.g. x=-2 W=[[1,2],[3,4]]")
@@ -57,21 +66,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
     parser.add_argument(
         "--layout", choices=("chainrule", "graphviz", "auto"), default="chainrule",
-        help="who lays out the SVG: chainrule (default), graphviz (needs its dot program), or auto",
+        help="who lays out the SVG: chainrule, graphviz (needs its dot program), or auto",
     )
     parser.add_argument(
         "--conv", action="store_true",
         help="explain a convolution element by element instead (bindings X, W, b, G: input, kernel, bias and "
         "upstream gradient; defaults: a 5×5 input and a 3×3 kernel)",
     )
-    parser.add_argument("--stride", type=int, default=2, help="stride of --conv (default 2)")
-    parser.add_argument("--padding", type=int, default=0, help="zero padding of --conv (default 0)")
+    parser.add_argument("--stride", type=count, default=2, help="stride of --conv")
+    parser.add_argument("--padding", type=natural, default=0, help="zero padding of --conv")
     return parser
 
 
-def _error(message: Any) -> int:
-    print(f"chainrule explain: error: {' '.join(str(message).split())}", file=sys.stderr)
-    return 2
+def _refuse(message: Any) -> UsageError:
+    return UsageError(str(message), "see chainrule explain --help for the syntax")
 
 
 def _bindings(items: list[str]) -> dict[str, np.ndarray]:
@@ -90,57 +98,73 @@ def run(args: argparse.Namespace) -> int:
     _utf8_output()
     try:
         with np.errstate(all="ignore"):  # inf and nan are shown in the table; no warnings on stderr
-            return _run_conv(args) if args.conv else _run_expression(args)
-    except (ChainruleError, ValueError, TypeError, IndexError, OSError, RecursionError, MemoryError) as e:
-        return _error(e)
+            text, drawings = _run_conv(args) if args.conv else _run_expression(args)
+    except CommandError:
+        raise
+    # whatever the expression or its bindings make the library refuse is a usage error: one line, exit 2
+    except (ChainruleError, ValueError, TypeError, IndexError, RecursionError, MemoryError) as e:
+        raise _refuse(e) from None
+    print(text)
+    for path, contents in drawings:
+        _write(path, contents)
+        print(f"graph written to {clean(path)}")
+    return 0
 
 
-def _run_expression(args: argparse.Namespace) -> int:
-    from chainrule.viz import draw, evaluate, explain
+def _write(path: str, contents: str) -> None:
+    """All of the file or none of it: a temporary file beside it, renamed."""
+    from chainrule.io import atomic_write
+
+    atomic_write(path, lambda f: f.write(contents.encode("utf-8")))
+
+
+def _run_expression(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]]]:
+    from chainrule.viz import evaluate, explain, to_dot, to_svg
 
     if not args.expression:
-        return _error('no expression; e.g. chainrule explain "(x + y) * z" x=-2 y=5 z=-4 (or --conv)')
+        raise _refuse('no expression; e.g. chainrule explain "(x + y) * z" x=-2 y=5 z=-4 (or --conv)')
+    targets = [(path, kind) for path, kind in ((args.svg, "svg"), (args.dot, "dot")) if path is not None]
+    for path, kind in targets:  # checked before the work, and before anything is written
+        writable_file(path, f"--{kind}")
     variables = _bindings(args.bindings)
     result = evaluate(args.expression, variables)
     output = result.output
     if not output.requires_grad:
-        return _error("the expression does not depend on any variable; bind one on the command line, e.g. x=2")
+        raise _refuse("the expression does not depend on any variable; bind one on the command line, e.g. x=2")
     if output.data.size != 1:
-        return _error(
-            f"the expression has shape {output.shape}; explain needs one number at the end: wrap it in sum(...) "
-            f"or mean(...)"
-        )
+        raise _refuse(f"the expression has shape {output.shape}; explain needs one number at the end: wrap it in "
+                      "sum(...) or mean(...)")
     table = explain(output)
-    print(table)
+    text = str(table)
     unused = [name for name in variables if name not in table.gradients]
     if unused:
-        print(f"(not used by the expression, so their gradient is 0: {', '.join(unused)})")
-    for path, kind in ((args.svg, "svg"), (args.dot, "dot")):
-        if path:
-            draw(output, path, layout=args.layout, format=kind)
-            print(f"graph written to {path}")
-    return 0
+        text += f"\n(not used by the expression, so their gradient is 0: {', '.join(unused)})"
+    try:  # drawn in full before anything is printed or written
+        drawings = [(path, to_svg(output, layout=args.layout) if kind == "svg" else to_dot(output))
+                    for path, kind in targets]
+    except ChainruleError as e:  # Graphviz missing or failing: not the expression's fault
+        raise CommandError(str(e).split("; use layout=")[0], "use --layout chainrule (no Graphviz needed)") from None
+    return text, drawings
 
 
-def _run_conv(args: argparse.Namespace) -> int:
+def _run_conv(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]]]:
     from chainrule.viz import explain_conv
 
     items = ([args.expression] if args.expression else []) + list(args.bindings)
-    if args.svg or args.dot:
-        return _error("--svg and --dot draw expression graphs; they do not apply to --conv")
+    if args.svg is not None or args.dot is not None:
+        raise _refuse("--svg and --dot draw expression graphs; they do not apply to --conv")
     values = _bindings(items)
     unknown = [name for name in values if name not in CONV_NAMES]
     if unknown:
-        return _error(f"--conv takes the bindings {', '.join(CONV_NAMES)}; got '{unknown[0]}'")
+        raise _refuse(f"--conv takes the bindings {', '.join(CONV_NAMES)}; got '{unknown[0]}'")
     b = values.get("b")
     if b is not None and b.size != 1:
-        return _error(f"--conv: b must be one number (one filter), got shape {b.shape}")
+        raise _refuse(f"--conv: b must be one number (one filter), got shape {b.shape}")
     result = explain_conv(
         values.get("X"), values.get("W"), None if b is None else float(b.reshape(-1)[0]),
         stride=args.stride, padding=args.padding, grad_output=values.get("G"),
     )
-    print(result)
-    return 0
+    return str(result), []
 
 
 def _utf8_output() -> None:

@@ -14,11 +14,11 @@ from chainrule.data import transforms
 from chainrule.data.dataset import Dataset, ImageDataset, Subset, TensorDataset, random_split
 from chainrule.data.datasets import KMNIST, MNIST, FashionMNIST, FileSpec, IDXImageDataset, data_home
 from chainrule.data.digits import Digits, load_digits
-from chainrule.data.idx import DataError, DataNotFoundError, idx_sha256, read_idx
+from chainrule.data.idx import DataError, DataNotFoundError, MissingDependencyError, idx_sha256, read_idx
 from chainrule.data.loader import DataLoader, default_collate
 
 __all__ = [
     "DataError", "DataLoader", "DataNotFoundError", "Dataset", "Digits", "FashionMNIST", "FileSpec",
-    "IDXImageDataset", "ImageDataset", "KMNIST", "MNIST", "Subset", "TensorDataset", "data_home",
-    "default_collate", "idx_sha256", "load_digits", "random_split", "read_idx", "transforms",
+    "IDXImageDataset", "ImageDataset", "KMNIST", "MNIST", "MissingDependencyError", "Subset", "TensorDataset",
+    "data_home", "default_collate", "idx_sha256", "load_digits", "random_split", "read_idx", "transforms",
 ]

@@ -13,11 +13,13 @@ from the official mirrors (urllib) into the cache: each is written to a temporar
 its SHA-256 checked, and only then renamed into place, so no half-written file is ever left under the real
 name; on a digest mismatch the temporary file is deleted and ``DataError`` names the file and both digests.
 
-Two digests per file, when known (``FileSpec``): ``sha256`` of the file exactly as the mirrors serve it
-(checks downloads) and ``idx_sha256`` of its uncompressed IDX contents (checks any local copy, whatever its
-compression: the Debian package recompresses the files, so its ``.gz`` bytes differ from the mirrors').
-Only Fashion-MNIST ships digests here; ``MNIST`` and ``KMNIST`` have none configured (set them on a
-subclass to have them checked) and check downloads only by parsing them as IDX files.
+Two digests per file (``FileSpec``): ``sha256`` of the file exactly as the mirrors serve it (checks downloads,
+and a local copy under the official ``.gz`` name when no contents digest is known) and, when known,
+``idx_sha256`` of its uncompressed IDX contents (checks any local copy, whatever its compression: the Debian
+package recompresses the files, so its ``.gz`` bytes differ from the mirrors'). All three data sets check every
+download by SHA-256; Fashion-MNIST also knows its contents digests. A ``FileSpec`` without digests (a subclass's
+own files) is checked by parsing it as an IDX file. A download is bounded: ``MAX_DOWNLOAD_BYTES`` per file,
+``DOWNLOAD_TIMEOUT_S`` of silence and ``DOWNLOAD_DEADLINE_S`` in all.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 import numpy as np
 
@@ -42,7 +45,14 @@ from chainrule.errors import ShapeError
 
 __all__ = ["KMNIST", "MNIST", "FashionMNIST", "FileSpec", "IDXImageDataset", "data_home"]
 
-_TIMEOUT_S = 60
+# Limits of one download, far above what a good mirror needs (the largest official file is 18 MB): a mirror that
+# sends without end, trickles or stalls is given up instead of filling the disk or hanging the program.
+#: Bytes one file may have; more is refused as soon as it arrives.
+MAX_DOWNLOAD_BYTES = 1 << 28
+#: Seconds to connect, and that a mirror may stay silent while sending.
+DOWNLOAD_TIMEOUT_S = 30.0
+#: Seconds one file may take in all, from connecting to its last byte.
+DOWNLOAD_DEADLINE_S = 600.0
 _CHUNK = 1 << 16
 
 
@@ -97,6 +107,9 @@ class IDXImageDataset(ImageDataset):
             found = self._download(specs)
         self.folder_path = found
         image_path, label_path = (self._local(found, spec) for spec in specs)
+        if verify:
+            for spec, path in zip(specs, (image_path, label_path)):
+                self._check_file(spec, path)
         images, labels = read_idx(image_path), read_idx(label_path)
         if verify:
             for spec, path, array in zip(specs, (image_path, label_path), (images, labels)):
@@ -153,6 +166,18 @@ class IDXImageDataset(ImageDataset):
         )
 
     # ----- checks --------------------------------------------------------------------------------------
+    def _check_file(self, spec: FileSpec, path: Path) -> None:
+        """Check a local copy under the official name by the mirrors' digest, when no contents digest is known."""
+        if spec.idx_sha256 is not None or spec.sha256 is None or path.name != spec.name:
+            return
+        actual = file_sha256(path)
+        if actual != spec.sha256:
+            raise DataError(
+                f"{path}: the file is not the official {spec.name}: expected SHA-256 {spec.sha256}, got {actual}. "
+                f"It may be damaged or another version; delete it (download=True fetches a fresh copy) or pass "
+                f"verify=False"
+            )
+
     def _check_contents(self, spec: FileSpec, path: Path, array: np.ndarray) -> None:
         if spec.idx_sha256 is None:
             return
@@ -189,28 +214,69 @@ class IDXImageDataset(ImageDataset):
         return f"{type(self).__name__}({self.split}: {len(self)} images of 28×28, from {self.folder_path})"
 
 
-def _fetch(url: str, out) -> tuple[str, int]:  # noqa: ANN001 - a binary file object
-    """Stream ``url`` into ``out``; its SHA-256 (hex) and length."""
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of the bytes of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, out: IO[bytes], timeout: float, deadline: float, max_bytes: int) -> str:
+    """Stream ``url`` into ``out`` within the limits; the SHA-256 (hex) of what arrived."""
     request = urllib.request.Request(url, headers={"User-Agent": "chainrule (urllib)"})
     digest, total = hashlib.sha256(), 0
-    with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+    give_up = time.monotonic() + deadline
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         expected = response.headers.get("Content-Length")
-        while chunk := response.read(_CHUNK):
+        if expected is not None and expected.isdigit() and int(expected) > max_bytes:
+            raise DataError(f"the server announces {expected} bytes, more than the {max_bytes} a download may have")
+        # read1: whatever has arrived, so that a mirror trickling a byte at a time still meets the deadline check
+        while chunk := response.read1(_CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise DataError(f"more than {max_bytes} bytes arrived, the most a download may have")
+            if time.monotonic() > give_up:
+                raise DataError(f"not finished after {deadline:g} s ({total} bytes arrived), a download's deadline")
             out.write(chunk)
             digest.update(chunk)
-            total += len(chunk)
     if expected is not None and expected.isdigit() and int(expected) != total:
         raise DataError(f"incomplete download: the server announced {expected} bytes, {total} arrived")
-    return digest.hexdigest(), total
+    return digest.hexdigest()
 
 
-def download_file(spec: FileSpec, folder: Path, mirrors: Sequence[str], who: str = "download") -> Path:
+def _reason(error: BaseException, timeout: float) -> str:
+    """What went wrong with one mirror, in a few words."""
+    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
+        error = error.reason
+    if isinstance(error, TimeoutError):
+        return f"no answer for {timeout:g} s (timed out)"
+    return str(error) or type(error).__name__
+
+
+def download_file(
+    spec: FileSpec,
+    folder: Path,
+    mirrors: Sequence[str],
+    who: str = "download",
+    *,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_bytes: int | None = None,
+) -> Path:
     """Fetch ``spec.name`` into ``folder`` from the first mirror that serves a good copy; its path.
 
     The bytes go to a temporary file in ``folder``, which is renamed to ``spec.name`` only once its SHA-256
     matches ``spec.sha256`` (or, with no digest configured, once it parses as an IDX file); otherwise the
-    temporary file is deleted and the next mirror tried. ``DataError`` lists every mirror's failure.
+    temporary file is deleted and the next mirror tried. A mirror is given up when it sends more than
+    ``max_bytes``, stays silent for ``timeout`` seconds, or has not finished after ``deadline`` seconds
+    (defaults: ``MAX_DOWNLOAD_BYTES``, ``DOWNLOAD_TIMEOUT_S``, ``DOWNLOAD_DEADLINE_S``). When no mirror
+    serves a good copy, one ``DataError`` line names the file, every mirror's failure and what to do.
     """
+    timeout = DOWNLOAD_TIMEOUT_S if timeout is None else timeout
+    deadline = DOWNLOAD_DEADLINE_S if deadline is None else deadline
+    max_bytes = MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / spec.name
@@ -222,7 +288,7 @@ def download_file(spec: FileSpec, folder: Path, mirrors: Sequence[str], who: str
         tmp: Path | None = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                actual, _ = _fetch(url, out)
+                actual = _fetch(url, out, timeout, deadline, max_bytes)
                 out.flush()
                 os.fsync(out.fileno())
             if spec.sha256 is not None and actual != spec.sha256:
@@ -238,12 +304,15 @@ def download_file(spec: FileSpec, folder: Path, mirrors: Sequence[str], who: str
             tmp = None
             return target
         except (urllib.error.URLError, http.client.HTTPException, OSError, DataError) as e:
-            failures.append(f"{url}: {e}")
+            failures.append(f"{url}: {_reason(e, timeout)}")
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
-    listed = "\n".join(f"  {f}" for f in failures) or "  (no mirrors configured)"
-    raise DataError(f"{who}: could not download {spec.name}; nothing was saved:\n{listed}")
+    listed = "; ".join(failures) or "no mirrors configured"
+    raise DataError(
+        f"{who}: could not download {spec.name}, nothing was saved ({listed}); try again later, or fetch "
+        f"{spec.name} from the data set's site yourself and put it in {folder}"
+    )
 
 
 class FashionMNIST(IDXImageDataset):
@@ -293,32 +362,47 @@ class FashionMNIST(IDXImageDataset):
     classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-_MNIST_NAMES = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
+def _gz_specs(digests: dict[str, str]) -> dict[str, tuple[FileSpec, FileSpec]]:
+    """The two splits' files, each with the SHA-256 of the official ``.gz`` (the bytes every mirror serves)."""
+    names = {
+        "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+        "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    }
+    return {split: (FileSpec(images, digests[images]), FileSpec(labels, digests[labels]))
+            for split, (images, labels) in names.items()}
 
 
 class MNIST(IDXImageDataset):
     """LeCun, Cortes and Burges' handwritten digits: 28×28 grey images, 60000 train / 10000 test.
 
     Mirrors: PyTorch's copy (ossci-datasets) first, then the original site, which often refuses robots.
-    No digests are configured (none could be checked here); downloads are checked by parsing them.
+    Every file is checked by the SHA-256 of the official ``.gz``: downloads, and local ``.gz`` copies.
     """
 
     folder = "mnist"
     mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
-    resources = {split: (FileSpec(images), FileSpec(labels)) for split, (images, labels) in _MNIST_NAMES.items()}
+    resources = _gz_specs({
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    })
     classes = tuple(str(d) for d in range(10))
 
 
 class KMNIST(IDXImageDataset):
     """Kuzushiji-MNIST (ROIS-DS CODH): 28×28 grey images of 10 cursive Japanese characters, 60000 / 10000.
 
-    http://codh.rois.ac.jp/kmnist/ . No digests are configured (none could be checked here).
+    http://codh.rois.ac.jp/kmnist/ . Every file is checked by the SHA-256 of the official ``.gz``: downloads,
+    and local ``.gz`` copies.
     """
 
     folder = "kmnist"
     mirrors = ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",)
-    resources = {split: (FileSpec(images), FileSpec(labels)) for split, (images, labels) in _MNIST_NAMES.items()}
+    resources = _gz_specs({
+        "train-images-idx3-ubyte.gz": "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+        "train-labels-idx1-ubyte.gz": "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+        "t10k-images-idx3-ubyte.gz": "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+        "t10k-labels-idx1-ubyte.gz": "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+    })
     classes = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")

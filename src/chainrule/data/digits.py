@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.data.dataset import ImageDataset
+from chainrule.data.idx import MissingDependencyError
 
 __all__ = ["Digits", "load_digits"]
 
@@ -19,11 +20,13 @@ __all__ = ["Digits", "load_digits"]
 def _sklearn_digits() -> Any:
     try:
         from sklearn.datasets import load_digits as sk_load_digits
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "chainrule.data.load_digits needs scikit-learn, which ships the 8×8 digits: "
-            "pip install 'chainrule[digits]' (or pip install scikit-learn)"
-        ) from e
+    except ImportError as e:
+        error = MissingDependencyError(
+            "digits: the data set needs scikit-learn, which ships the 8×8 digits and is not installed; "
+            'install the extra: pip install "chainrule[digits]" (or pip install scikit-learn)'
+        )
+        error.name = "sklearn"
+        raise error from e
     return sk_load_digits()
 
 

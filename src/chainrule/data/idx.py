@@ -10,7 +10,9 @@ An IDX file is a header and a block of numbers::
 
 Files come gzip-compressed (``.gz``) or raw; ``read_idx`` tells them apart by the gzip magic bytes
 (``1f 8b``), not by the file name. It checks the header and that the data is exactly as long as the header
-says, and raises ``DataError`` naming the file and the problem otherwise. Nothing is ever unpickled.
+says, and raises ``DataError`` naming the file and the problem otherwise. A header that declares more data than
+this machine's memory is refused before anything is allocated, and a compressed stream is never inflated much
+past the length its header declares (a gzip bomb stops there). Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from typing import IO
 import numpy as np
 
 from chainrule.errors import ChainruleError
+from chainrule.ops import operands
 
-__all__ = ["DataError", "DataNotFoundError", "IDX_TYPES", "idx_header", "idx_sha256", "read_idx"]
+__all__ = [
+    "DataError", "DataNotFoundError", "IDX_TYPES", "MissingDependencyError", "idx_header", "idx_sha256", "read_idx",
+]
 
 
 class DataError(ChainruleError, ValueError):
@@ -34,6 +39,13 @@ class DataError(ChainruleError, ValueError):
 
 class DataNotFoundError(DataError, FileNotFoundError):
     """A data set's files are nowhere to be found (and downloading was not asked for)."""
+
+
+class MissingDependencyError(DataError, ImportError):
+    """A data set needs an optional package that is not installed; the message names the extra to install.
+
+    An ``ImportError`` too, so ``except ImportError`` keeps working; ``name`` is the missing module.
+    """
 
 
 # type code -> big-endian NumPy dtype
@@ -49,6 +61,9 @@ _CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_TYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 _PREALLOCATE = 1 << 28  # up to 256 MiB, allocate what the header says at once
+# Past the end the header declares, a compressed stream is counted this far and no further: enough to say that
+# the file is too long, while a stream that inflates without end (a gzip bomb) is never read to its end.
+_TRAILING_LIMIT = 1 << 24
 
 
 def _type_code(dtype: np.dtype) -> int:
@@ -106,11 +121,22 @@ def _size_left(stream: IO[bytes]) -> int | None:
         return None
 
 
-def _count_rest(stream: IO[bytes]) -> int:
+def _count_rest(stream: IO[bytes], limit: int) -> int:
+    """Bytes left in ``stream``, counted (never kept) up to ``limit``; more than ``limit`` counts as ``limit + 1``."""
     total = 0
-    while chunk := stream.read(_CHUNK):
+    while total <= limit and (chunk := stream.read(min(_CHUNK, limit + 1 - total))):
         total += len(chunk)
     return total
+
+
+def _check_memory(name: str, dims: tuple[int, ...], dtype: np.dtype, nbytes: int) -> None:
+    """Refuse a header that declares more data than this machine's memory, before anything is allocated."""
+    if nbytes > operands.MEMORY_BYTES:
+        raise DataError(
+            f"{name}: the header declares {_describe(dims, dtype, nbytes)} ({nbytes / 2**30:.3g} GiB), more than "
+            f"this machine's memory ({operands.MEMORY_BYTES / 2**30:.3g} GiB); the file is damaged or not an IDX "
+            f"file: check or fetch it again"
+        )
 
 
 def _parse(stream: IO[bytes], name: str) -> np.ndarray:
@@ -143,6 +169,7 @@ def _parse(stream: IO[bytes], name: str) -> np.ndarray:
     size = _size_left(stream)
     if size is not None and size < nbytes:  # a raw file: say so before allocating what the header claims
         raise DataError(f"{name}: truncated: header says {_describe(dims, dtype, nbytes)}, found {size}")
+    _check_memory(name, dims, dtype, nbytes)
     if nbytes <= _PREALLOCATE or size is not None:
         out = np.empty(count, dtype=dtype)
         got = _read_fully(stream, memoryview(out).cast("B"))
@@ -154,11 +181,14 @@ def _parse(stream: IO[bytes], name: str) -> np.ndarray:
         out = np.frombuffer(bytearray().join(chunks), dtype=dtype) if got == nbytes else None
     if got < nbytes:
         raise DataError(f"{name}: truncated: header says {_describe(dims, dtype, nbytes)}, found {got}")
-    extra = _count_rest(stream)
+    extra = size - nbytes if size is not None else _count_rest(stream, _TRAILING_LIMIT)
     if extra:
+        found = f"{nbytes + extra} ({extra} bytes too many)"
+        if size is None and extra > _TRAILING_LIMIT:
+            found = f"more than {nbytes + _TRAILING_LIMIT} (over {_TRAILING_LIMIT} bytes too many; not read further)"
         raise DataError(
-            f"{name}: trailing data: header says {_describe(dims, dtype, nbytes)}, found {nbytes + extra} "
-            f"({extra} bytes too many); the dimensions in the header may be wrong"
+            f"{name}: trailing data: header says {_describe(dims, dtype, nbytes)}, found {found}; the dimensions "
+            f"in the header may be wrong"
         )
     if not dtype.isnative:
         out = out.byteswap(inplace=True).view(dtype.newbyteorder("="))
@@ -169,8 +199,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """The array stored in the IDX file at ``path`` (gzip-compressed or raw), in native byte order.
 
     Raises ``DataError`` naming the file when the gzip stream is corrupt, the magic number or type code is
-    wrong, the dimensions are cut short, or the data is shorter or longer than the header's product of
-    dimensions × item size. A missing file raises ``FileNotFoundError``.
+    wrong, the dimensions are cut short, the header declares more data than this machine's memory, or the data
+    is shorter or longer than the header's product of dimensions × item size. A missing file raises
+    ``FileNotFoundError``.
     """
     path = os.fspath(path)
     name = os.path.basename(path)

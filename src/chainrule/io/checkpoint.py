@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import math
 import os
 import time
 from collections import OrderedDict, defaultdict
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.io.format import FORMAT_VERSION, CheckpointError, read_archive, write_archive
+from chainrule.io.format import FORMAT_VERSION, CheckpointError, read_archive, temp_file_target, write_archive
 from chainrule.nn.module import IncompatibleKeys, Module, StateDictError
 from chainrule.optim.optimizer import Optimizer, OptimizerStateError
 from chainrule.tensor import Tensor
@@ -216,6 +217,13 @@ def save_checkpoint(
 
 # ----- loading ---------------------------------------------------------------------------------------------
 def _read_checkpoint(path: str) -> Checkpoint:
+    final = temp_file_target(path)
+    if final is not None:  # complete or not, it was never renamed into place: the write did not finish
+        raise CheckpointError(
+            f"cannot load {path!r}: it is the temporary file of an unfinished write (the process was stopped "
+            f"while saving), not a checkpoint; load {final!r} instead, and delete this file",
+            path,
+        )
     header, tree = read_archive(path)
     if header.get("kind") != "checkpoint" or not isinstance(tree, dict):
         raise CheckpointError(
@@ -232,8 +240,8 @@ def _read_checkpoint(path: str) -> Checkpoint:
         else:
             rng_state, rng_names = dict(rng["states"]), list(rng["states"])
         for key in ("epoch", "step"):
-            if tree.get(key) is not None and not isinstance(tree[key], int):
-                raise TypeError(f"{key} is a {type(tree[key]).__name__}")
+            if tree.get(key) is not None and (not isinstance(tree[key], int) or isinstance(tree[key], bool)):
+                raise TypeError(f"{key} is a {type(tree[key]).__name__}, not an int")
         for key in ("model", "optimizer", "scheduler"):
             if tree.get(key) is not None and not isinstance(tree[key], dict):
                 raise TypeError(f"the {key} state is a {type(tree[key]).__name__}")
@@ -301,9 +309,48 @@ def _optimizer_trial(optimizer: Optimizer) -> Optimizer:
     return trial
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _hyper_parameter_problem(saved: Any, current: Any) -> str | None:
+    """Why a saved hyper-parameter cannot replace the optimizer's ``current`` one (None when it can): a number
+    must stay a number (not a bool, not NaN or ±inf where the current one is finite), a flag a flag."""
+    if isinstance(current, bool):
+        return None if isinstance(saved, bool) else "expected True or False"
+    if _is_number(current):
+        if not _is_number(saved):
+            return "expected a number"
+        if math.isfinite(current) and not math.isfinite(saved):
+            return "expected a finite number"
+        return None
+    if isinstance(current, tuple) and all(_is_number(c) for c in current):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(current):
+            return f"expected {len(current)} numbers"
+        return next((p for s, c in zip(saved, current) if (p := _hyper_parameter_problem(s, c))), None)
+    return None
+
+
+def _check_hyper_parameters(optimizer: Optimizer, state: Mapping[str, Any], problems: list[str]) -> None:
+    """Refuse saved hyper-parameters (lr, momentum, betas, ...) of the wrong kind before they are applied."""
+    saved_groups = state.get("param_groups") if isinstance(state, Mapping) else None
+    if not isinstance(saved_groups, (list, tuple)):
+        return
+    for gi, (saved, group) in enumerate(zip(saved_groups, optimizer.param_groups)):
+        if not isinstance(saved, Mapping):
+            continue
+        for name, value in saved.items():
+            if name != "params" and name in group:
+                problem = _hyper_parameter_problem(value, group[name])
+                if problem is not None:
+                    problems.append(f"param_groups[{gi}][{name!r}] is {value!r:.60} in the checkpoint: {problem}, "
+                                    f"like the optimizer's {group[name]!r}")
+
+
 def _check_optimizer(
     optimizer: Optimizer, state: Mapping[str, Any], saved_class: str | None, strict: bool, problems: list[str]
 ) -> None:
+    _check_hyper_parameters(optimizer, state, problems)
     if strict and saved_class is not None and saved_class != type(optimizer).__name__:
         problems.append(f"the checkpoint holds the state of {saved_class}, the optimizer is "
                         f"{type(optimizer).__name__}")
@@ -428,7 +475,7 @@ def load_checkpoint(
     mismatches and an optimizer state that does not fit its parameters are errors either way.
 
     A file that is not an intact chainrule checkpoint raises ``CheckpointError`` (a missing file
-    ``FileNotFoundError``).
+    ``FileNotFoundError``), and so does the temporary file that an unfinished write left (``.NAME.partial-*``).
     """
     path = os.fspath(path)
     ckpt = _read_checkpoint(path)

@@ -14,6 +14,7 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.io.format import CheckpointError, atomic_write
+from chainrule.ops import operands
 from chainrule.tensor import Tensor
 
 __all__ = ["load_safetensors", "save_safetensors"]
@@ -52,14 +53,38 @@ def save_safetensors(
     atomic_write(path, write)
 
 
+#: The most bytes a safetensors JSON header may have (the format's own limit).
+MAX_HEADER_BYTES = 100_000_000
+
+
+def _check_layout(path: str, f: IO[bytes]) -> None:
+    """Refuse, before reading the file, one larger than memory or whose header length does not fit in it."""
+    size = os.fstat(f.fileno()).st_size
+    if size > operands.MEMORY_BYTES:
+        raise CheckpointError(f"cannot load {path!r}: the file has {size} bytes, more than this machine's memory "
+                              f"({operands.MEMORY_BYTES / 2**30:.3g} GiB)", path)
+    head = f.read(8)
+    if len(head) < 8:
+        raise CheckpointError(f"cannot load {path!r}: it is not a valid safetensors file ({size} bytes, too short "
+                              f"for the 8-byte header length)", path)
+    length = int.from_bytes(head, "little")
+    if length > min(size - 8, MAX_HEADER_BYTES):
+        raise CheckpointError(f"cannot load {path!r}: it is not a valid safetensors file (it declares a header of "
+                              f"{length} bytes; the file has {size - 8} after the length, and a header at most "
+                              f"{MAX_HEADER_BYTES})", path)
+    f.seek(0)
+
+
 def load_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a safetensors file into a dict name → NumPy array (``model.load_state_dict`` accepts it).
 
-    A file that is not a valid safetensors file raises ``CheckpointError`` naming it.
+    A file that is not a valid safetensors file raises ``CheckpointError`` naming it; one larger than this
+    machine's memory, or whose header length does not fit in it, is refused before it is read.
     """
     st_numpy = _safetensors_numpy()
     path = os.fspath(path)
     with open(path, "rb") as f:
+        _check_layout(path, f)
         data = f.read()
     try:
         return dict(st_numpy.load(data))
