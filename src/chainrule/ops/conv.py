@@ -424,7 +424,7 @@ def _bias(op: str, bias: Any, x: Tensor) -> Tensor:
     return b
 
 
-def _check_size(op: str, g: ConvGeometry) -> None:
+def _check_size(op: str, g: ConvGeometry, dtype: Any) -> None:
     top, bottom, left, right = g.padding
     eff = (g.dilation[0] * (g.kh - 1) + 1, g.dilation[1] * (g.kw - 1) + 1)
     if g.oh < 1 or g.ow < 1:
@@ -432,8 +432,11 @@ def _check_size(op: str, g: ConvGeometry) -> None:
             f"{op}: the kernel ({g.kh}×{g.kw}, {eff[0]}×{eff[1]} with dilation) is larger than the padded input "
             f"({g.h + top + bottom}×{g.w + left + right}); use a smaller kernel or more padding"
         )
-    check_size(op, "the padded input", (g.n, g.c, g.h + top + bottom, g.w + left + right), "float32")
-    check_size(op, "the output", (g.n, g.f, g.oh, g.ow), "float32")
+    check_size(op, "the padded input", (g.n, g.c, g.h + top + bottom, g.w + left + right), dtype)
+    check_size(op, "the output", (g.n, g.f, g.oh, g.ow), dtype)
+    # im2col's buffer holds at least one image's receptive fields, KH·KW values per input element (with stride
+    # 1, per padded element): a large padding or dilation makes it the largest buffer of all
+    check_size(op, "the column buffer of one image", (g.c * g.kh * g.kw, g.oh * g.width), dtype)
 
 
 def conv2d(
@@ -498,7 +501,7 @@ def conv2d(
         n, c, h, wd = x.shape
         pads = (0, 0, 0, 0)
     g = ConvGeometry(n, c, h, wd, f, kh, kw, s, d, pads, groups)
-    _check_size(op, g)
+    _check_size(op, g, x.dtype)
     args = [x, w]
     if bias is not None:
         b = _bias(op, bias, x)
@@ -553,9 +556,10 @@ def conv_transpose2d(
     if h_out < 1 or w_out < 1:
         raise ShapeError(f"{op}: the output would be {h_out}×{w_out}; reduce padding")
     check_size(op, "the output (with its padding)", (n, c_out, h_out + 2 * p[0], w_out + 2 * p[1]), x.dtype)
-    check_size(op, "the column buffer", (c_out * kh * kw, n * h * wd), x.dtype)
     # The convolution this one transposes: X (N, C_out, H_out, W_out) → (N, C_in, H, W) with kernel `w`.
     g = ConvGeometry(n, c_out, h_out, w_out, c_in, kh, kw, s, d, (p[0], p[0], p[1], p[1]), groups)
+    # the GEMM's columns: one per input position, a padded output row long with stride 1 (wide rows)
+    check_size(op, "the column buffer", (c_out * kh * kw, n * g.oh * g.width), x.dtype)
     out = ConvTranspose2d(g)(x, w)
     if bias is not None:
         b = _bias(op, bias, x)

@@ -34,7 +34,7 @@ import numpy as np
 from chainrule import backend, kernels
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
-from chainrule.errors import ArgumentError, ArgumentTypeError, ShapeError
+from chainrule.errors import ArgumentError, ArgumentTypeError, ResourceError, ShapeError
 from chainrule.ops.elementwise import abs as abs_op
 from chainrule.ops.elementwise import where
 from chainrule.ops.operands import as_tensor, check_bool, check_size, describe, float_only, int_pair
@@ -178,7 +178,39 @@ def _geometry(
             f"{op}: kernel_size {kernel[0]}×{kernel[1]}{dilated} is larger than the padded input "
             f"{H + 2 * pads[0]}×{W + 2 * pads[1]} (input shape {x.shape}, padding {pads})"
         )
-    return _Windows(x.shape, kernel, strides, pads, dils, bool(ceil_mode))
+    out = tuple(_output_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip((H, W), kernel, strides, pads, dils))
+    _check_work(op, x.shape, kernel, out)
+    windows = _Windows(x.shape, kernel, strides, pads, dils, bool(ceil_mode))
+    check_size(op, "the padded input", windows.padded_shape, x.dtype)
+    check_size(op, "the output", windows.out_shape, x.dtype)
+    return windows
+
+
+# Pooling visits every kernel offset in a Python loop and every (output, offset) pair in NumPy, so both are
+# capped far above any real use (a 1024×1024 window; about 7·10^10 window elements in all, a minute of work)
+# instead of letting a kernel or padding of 10^6 run for hours: PyTorch clips windows to the input, this loop
+# cannot.
+MAX_WINDOW = 1 << 20
+MAX_WORK = 1 << 36
+
+
+def _check_work(op: str, shape: tuple[int, ...], window: tuple[int, int], out: tuple[int, int]) -> None:
+    """Refuse (ResourceError) a window with more than MAX_WINDOW elements, or more than MAX_WORK window
+    elements over all outputs, before anything is laid out or allocated."""
+    area = window[0] * window[1]
+    if area > MAX_WINDOW:
+        raise ResourceError(
+            f"{op}: kernel_size {window[0]}×{window[1]} gives windows of {area:.3g} elements, more than the limit "
+            f"of {MAX_WINDOW} (a 1024×1024 window); hint: a kernel this large usually comes with a wrong padding "
+            f"(padding ≤ kernel_size // 2) or kernel_size; adaptive_avg_pool2d pools to a given output size"
+        )
+    outputs = math.prod(shape[:-2]) * out[0] * out[1]
+    if outputs * area > MAX_WORK:
+        raise ResourceError(
+            f"{op}: {outputs:.3g} outputs × {area} elements per window is {outputs * area:.3g} window elements, "
+            f"more than the limit of {MAX_WORK:.3g}; hint: use a larger stride or a smaller kernel, or pool a "
+            f"smaller batch at a time"
+        )
 
 
 def _counts(size: int, out: int, k: int, s: int, p: int, include_pad: bool) -> np.ndarray:
@@ -661,9 +693,19 @@ def adaptive_avg_pool2d(input: Any, output_size: int | None | Sequence[int | Non
     OH, OW = out
     check_size("adaptive_avg_pool2d", "the output", x.shape[:2] + (OH, OW), x.dtype)
     check_size("adaptive_avg_pool2d", "the averaging matrices", (max(OH, OW), max(H, W)), np.float64)
-    if H % OH == 0 and W % OW == 0:  # equal, disjoint windows: plain average pooling, no matrices
-        kernel = (H // OH, W // OW)
+    kernel = (H // OH, W // OW)
+    # equal, disjoint windows: plain average pooling, no matrices (unless a window is too long a loop)
+    if H % OH == 0 and W % OW == 0 and kernel[0] * kernel[1] <= MAX_WINDOW:
+        _check_work("adaptive_avg_pool2d", x.shape, kernel, (OH, OW))
         y = AvgPool2d(_Windows(x.shape, kernel, kernel, (0, 0), (1, 1), False), kernel[0] * kernel[1])(x)
     else:
+        planes = math.prod(x.shape[:2])
+        work = planes * H * W * OW + planes * OH * H * OW  # the two products, in multiply-adds
+        if work > MAX_WORK:
+            raise ResourceError(
+                f"adaptive_avg_pool2d: pooling {planes} planes of {H}×{W} to {OH}×{OW} takes {work:.3g} "
+                f"multiply-adds, more than the limit of {MAX_WORK:.3g}; hint: a smaller output_size, or a "
+                f"smaller batch at a time"
+            )
         y = AdaptiveAvgPool2d(_adaptive_matrix(H, OH), _adaptive_matrix(W, OW))(x)
     return reshape(y, y.shape[1:]) if unbatched else y

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.errors import GradcheckError, ShapeError
+from chainrule.errors import ChainruleError, DTypeError, GradcheckError, ShapeError
+from chainrule.ops.operands import check_int, first_outside
 from chainrule.tensor import Tensor
 from chainrule.viz.format import fmt_number
 
@@ -34,8 +35,17 @@ DEFAULT_X = [
 DEFAULT_W = [[1, 0, -1], [2, 1, 0], [0, -1, 1]]
 DEFAULT_B = 1.0
 DEFAULT_G = [1.0, -1.0, 2.0, 0.5]  # the upstream gradient, repeated to the output's shape
-MAX_SIDE = 16  # the explainer prints every element: keep it readable
-TOLERANCE = 1e-9
+# The explainer prints every term of every sum, so its sizes stay where the text is readable: inputs and kernels
+# of at most 16×16, padding at most 8 (a padded side of at most 32) and a stride no larger than that side.
+MAX_SIDE = 16
+MAX_PADDING = 8
+MAX_STRIDE = MAX_SIDE + 2 * MAX_PADDING
+MAX_MAGNITUDE = 1e100  # every product and sum of at most 16·16 such terms stays finite in float64
+TOLERANCE = 1e-9  # relative to the size of the terms summed
+LIMITS = (
+    f"the element-by-element table lists every term, so X and W have 1 to {MAX_SIDE} rows and columns, padding "
+    f"is 0 to {MAX_PADDING} and stride 1 to {MAX_STRIDE}"
+)
 
 
 @dataclass
@@ -71,14 +81,63 @@ class ConvExplanation:
         }
 
 
+def _array(name: str, value: Any) -> np.ndarray:
+    """``value`` (a Tensor, an array, a nested list or a number) as a float64 array of finite, moderate numbers."""
+    try:
+        a = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise DTypeError(
+            f"explain_conv: {name} must be a number or a rectangular nested list of numbers, got "
+            f"{type(value).__name__}; hint: e.g. {name}=[[1,2],[3,4]]"
+        ) from None
+    first_outside(
+        "explain_conv", name, a, ~(np.abs(a) <= MAX_MAGNITUDE), f"[-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}]",
+        "; hint: the table needs finite numbers whose products stay finite",
+    )
+    return a
+
+
 def _matrix(name: str, value: Any) -> np.ndarray:
-    a = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=np.float64)
+    a = _array(name, value)
     a = a.reshape(a.shape[-2:]) if a.ndim > 2 and all(n == 1 for n in a.shape[:-2]) else a
     if a.ndim != 2:
         raise ShapeError(f"explain_conv: {name} must be a matrix (one channel), got shape {a.shape}")
     if max(a.shape) > MAX_SIDE or min(a.shape) < 1:
         raise ShapeError(f"explain_conv: {name} must have 1 to {MAX_SIDE} rows and columns, got shape {a.shape}")
     return a
+
+
+def _bias(b: Any) -> float:
+    a = _array("b", DEFAULT_B if b is None else getattr(b, "data", b))
+    if a.size != 1:
+        raise ShapeError(f"explain_conv: b must be one number (one filter), got shape {a.shape}")
+    return float(a.reshape(-1)[0])
+
+
+def _grad_output(G: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The upstream gradient ∂L/∂O: exactly the output's shape (leading dims of size 1 aside, as for X and W)."""
+    if G is None:
+        return np.resize(np.asarray(DEFAULT_G), shape).astype(np.float64)
+    a = _array("G", getattr(G, "data", G))
+    a = a.reshape(a.shape[-2:]) if a.ndim > 2 and all(n == 1 for n in a.shape[:-2]) else a
+    if a.shape != shape:
+        example = np.ones(shape, dtype=int).tolist() if shape[0] * shape[1] <= 9 else None
+        raise ShapeError(
+            f"explain_conv: G (the upstream gradient ∂L/∂O) must have the output's shape {shape}, got shape "
+            f"{a.shape}; hint: give one value per output" + (f", e.g. G={example}" if example else "")
+        )
+    return a
+
+
+def _check_geometry(stride: Any, padding: Any) -> tuple[int, int]:
+    """stride and padding as ints within the limits, or chainrule's error stating every limit."""
+    checked = []
+    for name, value, low, high in (("stride", stride, 1, MAX_STRIDE), ("padding", padding, 0, MAX_PADDING)):
+        try:
+            checked.append(check_int("explain_conv", name, value, low, high))
+        except ChainruleError as e:
+            raise type(e)(f"{e} ({LIMITS})") from None
+    return checked[0], checked[1]
 
 
 def explain_conv(
@@ -90,23 +149,18 @@ def explain_conv(
     fixed pattern of distinct values so that each term can be traced. Every sum is checked against
     ``chainrule.ops.conv.conv2d`` forward and backward (``errors`` holds the largest differences).
     """
+    s, p = _check_geometry(stride, padding)
     X = _matrix("X", DEFAULT_X if X is None else X)
     W = _matrix("W", DEFAULT_W if W is None else W)
-    b_value = float(np.asarray(DEFAULT_B if b is None else getattr(b, "data", b), dtype=np.float64).reshape(-1)[0])
-    if not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"explain_conv: stride must be a positive int, got {stride!r}")
-    if not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"explain_conv: padding must be a non-negative int, got {padding!r}")
-    (h, w), (kh, kw), s, p = X.shape, W.shape, stride, padding
+    b_value = _bias(b)
+    (h, w), (kh, kw) = X.shape, W.shape
     oh, ow = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
     if oh < 1 or ow < 1:
         raise ShapeError(
-            f"explain_conv: the kernel {W.shape} is larger than the padded input ({h + 2 * p}, {w + 2 * p})"
+            f"explain_conv: the kernel {W.shape} is larger than the padded input ({h + 2 * p}, {w + 2 * p}); "
+            f"hint: a smaller kernel or more padding"
         )
-    if grad_output is None:
-        G = np.resize(np.asarray(DEFAULT_G), (oh, ow)).astype(np.float64)
-    else:
-        G = np.asarray(getattr(grad_output, "data", grad_output), dtype=np.float64).reshape(oh, ow)
+    G = _grad_output(grad_output, (oh, ow))
 
     e = ConvExplanation(X, W, b_value, s, p, np.zeros((oh, ow)), G, np.zeros((h, w)), np.zeros((kh, kw)), 0.0)
     for i in range(oh):
@@ -168,7 +222,16 @@ def _check(e: ConvExplanation, dx_matrix: np.ndarray, dw_matrix: np.ndarray) -> 
         "dX as full convolution": float(np.max(np.abs(dx_matrix - e.grad_input))),
         "dW as correlation": float(np.max(np.abs(dw_matrix - e.grad_weight))),
     }
-    bad = {k: v for k, v in errors.items() if not v <= TOLERANCE}
+    # sums of the same terms in another order differ by rounding, which grows with the terms' size: the
+    # tolerance is relative to the largest term a sum can hold, times the number of terms
+    kh, kw = e.weight.shape
+    oh, ow = e.output.shape
+    x, w, g = (float(np.max(np.abs(a))) for a in (e.input, e.weight, e.grad_output))
+    scale = {
+        "O": x * w * kh * kw + abs(e.bias), "dX": g * w * kh * kw, "dW": g * x * oh * ow, "db": g * oh * ow,
+    }
+    scale.update({"dX as full convolution": scale["dX"], "dW as correlation": scale["dW"]})
+    bad = {k: v for k, v in errors.items() if not v <= TOLERANCE * max(1.0, scale[k])}
     if bad:
         raise GradcheckError(f"explain_conv: the element-by-element sums disagree with conv2d: {bad}")
     return errors

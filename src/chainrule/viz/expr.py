@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import math
+import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,8 +147,30 @@ def _refuse(node: ast.AST, source: str, what: str | None = None) -> ExpressionEr
     if what is None:
         what = _REFUSED.get(type(node), f"'{type(node).__name__}'")
     segment = ast.get_source_segment(source, node) or type(node).__name__
-    where = f" (column {node.col_offset + 1})" if hasattr(node, "col_offset") else ""
-    return ExpressionError(f"{what} is not allowed: '{_token(segment)}'{where}")
+    return ExpressionError(f"{what} is not allowed: '{_token(segment)}' {_where(source, node)}")
+
+
+# Python's tokenizer ends a line at \r\n, \r or \n only (str.splitlines would also split at \x0b, \x1c, ...)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _at(source: str, line: int, column: int) -> str:
+    """Where an error lies, counted in characters from 1; the line too when the source has several."""
+    return f"(line {line}, column {column})" if _LINE_BREAK.search(source) else f"(column {column})"
+
+
+def _at_index(source: str, index: int) -> str:
+    """``_at`` for the character at ``index`` of the source."""
+    before = _LINE_BREAK.split(source[:index])
+    return _at(source, len(before), len(before[-1]) + 1)
+
+
+def _where(source: str, node: ast.AST) -> str:
+    """``_at`` for a syntax node: ast counts columns in UTF-8 bytes from 0, messages in characters from 1."""
+    line, offset = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+    lines = _LINE_BREAK.split(source)
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return _at(source, line, len(text.encode("utf-8")[:offset].decode("utf-8", errors="ignore")) + 1)
 
 
 # ----- variables --------------------------------------------------------------------------------------------
@@ -167,7 +191,9 @@ def parse_value(text: str, name: str = "value") -> np.ndarray:
     if deepest > MAX_VALUE_DIMS:
         raise ExpressionError(f"{name}: value nested too deeply ({deepest} levels; the limit is {MAX_VALUE_DIMS})")
     try:
-        value = ast.literal_eval(text)
+        with warnings.catch_warnings():  # Python's own warnings ("invalid decimal literal"): the error says it
+            warnings.simplefilter("ignore")
+            value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         raise ExpressionError(
             f"{name}: '{_token(text)}' is not a number or a list of numbers (e.g. 2, -0.5, [1,2], [[1,2],[3,4]])"
@@ -207,6 +233,8 @@ def parse_binding(text: str) -> tuple[str, np.ndarray]:
 
 
 def check_variable_name(name: str) -> None:
+    if not isinstance(name, str):
+        raise ExpressionError(f"a variable name must be a string, got {type(name).__name__}")
     if not name.isidentifier() or not name.isascii():
         raise ExpressionError(f"'{_token(name)}' is not a valid variable name")
     if name in FUNCTIONS:
@@ -223,40 +251,50 @@ def parse(source: str, variables: Mapping[str, Any] | None = None) -> ast.Module
     if not isinstance(source, str):
         raise ExpressionError(f"the expression must be a string, got {type(source).__name__}")
     if len(source) > MAX_SOURCE:
-        raise ExpressionError(f"expression too long ({len(source)} characters; the limit is {MAX_SOURCE})")
+        raise ExpressionError(
+            f"expression too long {_at_index(source, MAX_SOURCE)}: {len(source)} characters; the limit is "
+            f"{MAX_SOURCE}"
+        )
     if not source.strip():
-        raise ExpressionError("empty expression")
+        raise ExpressionError("empty expression (column 1); write one, e.g. (x + y) * z")
     if "\x00" in source:
-        raise ExpressionError("the expression contains a NUL character")
+        raise ExpressionError(f"the expression contains a NUL character {_at_index(source, source.index(chr(0)))}")
     try:
-        tree = ast.parse(source, mode="exec")
+        with warnings.catch_warnings():  # "invalid decimal literal" and the like: a second line on stderr
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="exec")
     except SyntaxError as e:
-        where = f" (column {e.offset})" if e.offset else ""
         line = (e.text or "").strip()
-        raise ExpressionError(f"syntax error: {e.msg}{where}" + (f": '{_token(line)}'" if line else "")) from None
+        where = _at(source, e.lineno or 1, max(e.offset or 1, 1))
+        raise ExpressionError(f"syntax error: {e.msg} {where}" + (f": '{_token(line)}'" if line else "")) from None
     except (RecursionError, MemoryError, ValueError):
-        raise ExpressionError("expression too complex to parse") from None
-    _check_size(tree)
+        raise ExpressionError("expression too complex to parse (column 1)") from None
+    _check_size(tree, source)
     _check_tree(tree, source, set(variables or ()))
     return tree
 
 
-def _check_size(tree: ast.AST) -> None:
+def _check_size(tree: ast.AST, source: str) -> None:
     count = 0
-    stack = [(tree, 0)]
+    stack: list[tuple[ast.AST, int, ast.AST]] = [(tree, 0, tree)]  # the last is the nearest node with a position
     while stack:
-        node, depth = stack.pop()
+        node, depth, placed = stack.pop()
+        placed = node if hasattr(node, "col_offset") else placed
         count += 1
         if count > MAX_NODES:
-            raise ExpressionError(f"expression too large (more than {MAX_NODES} syntax nodes)")
+            raise ExpressionError(
+                f"expression too large {_where(source, placed)}: more than {MAX_NODES} syntax nodes"
+            )
         if depth > MAX_DEPTH:
-            raise ExpressionError(f"expression nested too deeply (more than {MAX_DEPTH} levels)")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+            raise ExpressionError(
+                f"expression nested too deeply {_where(source, placed)}: more than {MAX_DEPTH} levels"
+            )
+        stack.extend((child, depth + 1, placed) for child in ast.iter_child_nodes(node))
 
 
 def _check_tree(tree: ast.Module, source: str, bound: set[str]) -> None:
     if not tree.body:
-        raise ExpressionError("empty expression")
+        raise ExpressionError("empty expression (column 1): only a comment; write one, e.g. (x + y) * z")
     for k, stmt in enumerate(tree.body):
         if isinstance(stmt, ast.Assign):
             if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
@@ -304,7 +342,7 @@ def _check_expr(root: ast.AST, source: str, bound: set[str]) -> None:
             if node.id not in bound:
                 hint = "is a function: call it" if node.id in FUNCTIONS else "is not bound"
                 raise ExpressionError(
-                    f"unknown name '{_token(node.id)}' (column {node.col_offset + 1}): it {hint}"
+                    f"unknown name '{_token(node.id)}' {_where(source, node)}: it {hint}"
                     + ("" if node.id in FUNCTIONS else f"; bind it on the command line, e.g. {node.id}=1")
                 )
         elif isinstance(node, ast.BinOp):
@@ -346,7 +384,7 @@ def _check_call(node: ast.Call, source: str) -> None:
     spec = FUNCTIONS.get(name)
     if spec is None:
         raise ExpressionError(
-            f"unknown function '{_token(name)}' (column {node.col_offset + 1}); allowed: {', '.join(FUNCTIONS)}"
+            f"unknown function '{_token(name)}' {_where(source, node)}; allowed: {', '.join(FUNCTIONS)}"
         )
     if len(node.args) not in spec.arity:
         expected = " or ".join(str(n) for n in spec.arity)
@@ -414,7 +452,7 @@ def evaluate(source: str, variables: Mapping[str, Any], output_name: str | None 
     leaves: dict[str, Tensor] = {}
     for name, value in variables.items():
         check_variable_name(name)
-        array = value if isinstance(value, np.ndarray) else parse_value(repr(_tolist(value)), name)
+        array = _numbers(name, value) if isinstance(value, np.ndarray) else parse_value(repr(_tolist(value)), name)
         array = np.asarray(array, dtype=np.float64)
         if array.size > MAX_VARIABLE_ELEMENTS:
             raise ExpressionError(f"{name}: {array.size} elements; the limit is {MAX_VARIABLE_ELEMENTS}")
@@ -422,7 +460,7 @@ def evaluate(source: str, variables: Mapping[str, Any], output_name: str | None 
     tree = parse(source, leaves)
     evaluator = _Evaluator(source, dict(leaves))
     assigned = {s.targets[0].id for s in tree.body if isinstance(s, ast.Assign)}
-    default = output_name or next(n for n in ("f", "out", "result") if n not in leaves and n not in assigned)
+    default = output_name or _free_name(set(leaves) | assigned)
     result: Tensor | None = None
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign):
@@ -432,6 +470,27 @@ def evaluate(source: str, variables: Mapping[str, Any], output_name: str | None 
             result = evaluator.eval(stmt.value, name=default)
     assert result is not None  # parse() refuses an empty program
     return Evaluation(result, result.name or default, leaves, dict(evaluator.scope))
+
+
+def _free_name(taken: set[str]) -> str:
+    """The output's name when the expression does not assign it: f, out or result, else the first free one of
+    f1, f2, ... (``taken`` is finite, so the search ends)."""
+    for name in ("f", "out", "result"):
+        if name not in taken:
+            return name
+    k = 1
+    while f"f{k}" in taken:
+        k += 1
+    return f"f{k}"
+
+
+def _numbers(name: str, value: np.ndarray) -> np.ndarray:
+    """An array variable as it is, if it holds real numbers (bool, int or float)."""
+    if value.dtype.kind not in "biuf":
+        raise ExpressionError(f"{name}: an array of dtype {value.dtype} is not an array of real numbers")
+    if value.size > MAX_VARIABLE_ELEMENTS:
+        raise ExpressionError(f"{name}: {value.size} elements; the limit is {MAX_VARIABLE_ELEMENTS}")
+    return value
 
 
 def _tolist(value: Any) -> Any:
@@ -451,7 +510,7 @@ class _Evaluator:
         return ast.get_source_segment(self.source, node) or ""
 
     def fail(self, node: ast.AST, error: Exception) -> ExpressionError:
-        return ExpressionError(f"'{_token(self.segment(node))}' (column {node.col_offset + 1}): {error}")
+        return ExpressionError(f"'{_token(self.segment(node))}' {_where(self.source, node)}: {error}")
 
     def eval(self, node: ast.AST, name: str | None = None) -> Tensor:
         value = self._eval(node)
@@ -502,7 +561,7 @@ class _Evaluator:
                 raise ExpressionError(
                     f"an exponent larger than {MAX_EXPONENT} in absolute value is not allowed: "
                     f"'{_token(self.segment(node.right))}' is {np.max(np.abs(right.data)):g} "
-                    f"(column {node.right.col_offset + 1})"
+                    f"{_where(self.source, node.right)}"
                 )
         else:
             right = self.eval(node.right)

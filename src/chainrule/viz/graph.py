@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.errors import ChainruleError
+from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
 from chainrule.tensor import Tensor
 from chainrule.viz.format import fmt_value, statistics, to_numpy
 from chainrule.viz.steps import BackwardWalk, InputStep, Names, Step, forward_inputs
@@ -229,7 +229,7 @@ def to_svg(output: Tensor, grad: Any = None, names: Names = None, layout: str = 
     """The graph of ``output`` as SVG, laid out by chainrule (default) or by Graphviz (``layout='graphviz'``;
     ``'auto'`` uses Graphviz when its ``dot`` is installed)."""
     if layout not in LAYOUTS:
-        raise ValueError(f"to_svg: layout must be one of {LAYOUTS}, got {layout!r}")
+        raise ArgumentError(f"to_svg: layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     g = build_graph(output, grad, names)
     if layout == "graphviz" or (layout == "auto" and shutil.which("dot")):
         return graphviz_svg(graph_to_dot(g))
@@ -248,13 +248,22 @@ def draw(
     zeros for big tensors); every op its name and pattern; every edge upstream × local = downstream. Returns
     the text written. The graph is not released, so ``output.backward()`` still works afterwards.
     """
+    from chainrule.io import atomic_write
+
+    if not isinstance(path, (str, Path)):
+        raise ArgumentTypeError(f"draw: path must be a str or a Path, got {type(path).__name__}")
+    if format is not None and not isinstance(format, str):
+        raise ArgumentTypeError(f"draw: format must be 'svg', 'dot' or None, got {type(format).__name__}")
     path = Path(path)
-    kind = (format or path.suffix.lstrip(".")).lower()
+    kind = (format if format is not None else path.suffix.lstrip(".")).lower()
     if kind == "svg":
         text = to_svg(output, grad, names, layout)
     elif kind in ("dot", "gv"):
         text = to_dot(output, grad, names)
     else:
-        raise ValueError(f"draw: cannot tell the format of {str(path)!r}; use a .svg or .dot file or format='svg'")
-    path.write_text(text, encoding="utf-8")
+        raise ArgumentError(
+            f"draw: cannot tell the format of {str(path)!r}; use a .svg or .dot file or format='svg' or 'dot'"
+        )
+    data = text.encode("utf-8")  # encoded before the file is touched: a failure leaves the old file as it was
+    atomic_write(path, lambda f: f.write(data))  # a temporary file renamed: never a half-written picture
     return text

@@ -19,7 +19,7 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.errors import BackwardError, ShapeError
+from chainrule.errors import BackwardError, DTypeError, ShapeError
 from chainrule.tensor import Tensor, as_array
 from chainrule.viz.format import fmt_value, plain, to_numpy
 from chainrule.viz.local import Context, Local, local_derivatives, op_info
@@ -49,7 +49,7 @@ def _freed(fn: Any, op: str) -> BackwardError:
 def trace(root: Tensor, op: str = "explain") -> Trace:
     """Collect the graph of ``root`` without recursion, refusing a graph an earlier backward has freed."""
     if not isinstance(root, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(root).__name__}")
+        raise DTypeError(f"{op}: expected a Tensor, got {type(root).__name__}")
     result = Trace(root)
     result.tensors[id(root)] = root
     seen: set[int] = set()
@@ -210,7 +210,13 @@ def _root_grad(op: str, root: Tensor, grad: Any) -> Tensor:
                 f"shape {root.shape}; pass grad= of that shape, or reduce the output first with .sum()"
             )
         return Tensor(backend.get_array_module(root.data).ones_like(root.data))
-    g = grad if isinstance(grad, Tensor) else Tensor(as_array(grad, root.dtype))
+    try:
+        g = grad if isinstance(grad, Tensor) else Tensor(as_array(grad, root.dtype))
+    except (TypeError, ValueError, OverflowError):
+        raise DTypeError(
+            f"{op}: grad must be a Tensor or a (nested list of) numbers of the output's shape {root.shape}, got "
+            f"{type(grad).__name__}"
+        ) from None
     if g.shape != root.shape:
         raise ShapeError(f"{op}: grad has shape {g.shape} but the output has shape {root.shape}")
     return g
