@@ -6,6 +6,7 @@ chainrule's default generator, which ``cr.manual_seed(seed)`` resets. The same s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule.backend import get_array_module
+from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
+from chainrule.ops.operands import _is_int, as_dtype, as_tensor, check_int, check_number, check_size, describe
 from chainrule.tensor import Tensor, as_array
 
 _default_generator = np.random.default_rng(0)
@@ -29,16 +32,84 @@ def default_generator() -> np.random.Generator:
     return _default_generator
 
 
-def _shape(size: tuple[Any, ...]) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], Sequence):
+def _size(op: str, size: tuple[Any, ...]) -> tuple[int, ...]:
+    """The shape asked of a factory, given as ints (``zeros(2, 3)``) or as one sequence (``zeros((2, 3))``):
+    every size an int ≥ 0, as PyTorch requires."""
+    if len(size) == 1 and not _is_int(size[0]):
+        if not isinstance(size[0], (Sequence, np.ndarray)) or isinstance(size[0], (str, bytes)):
+            raise ArgumentTypeError(
+                f"{op}: argument 'size' must be ints or a sequence of ints, got {describe(size[0])}; hint: e.g. "
+                f"{op}(2, 3) or {op}((2, 3))"
+            )
         size = tuple(size[0])
-    return tuple(int(n) for n in size)
+    for n in size:
+        if not _is_int(n):
+            raise ArgumentTypeError(
+                f"{op}: argument 'size' must hold ints, got {describe(n)} in {tuple(size)!r}; hint: sizes count "
+                f"elements, write them as ints (int(n))"
+            )
+    shape = tuple(int(n) for n in size)
+    if any(n < 0 for n in shape):
+        raise ArgumentError(f"{op}: argument 'size' must hold sizes ≥ 0, got {shape}; hint: a negative size is "
+                            f"usually a wrong subtraction")
+    return shape
+
+
+def _allocatable(op: str, shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, ...]:
+    """Refuse (ResourceError naming the size) a tensor larger than this machine's memory, before allocating."""
+    check_size(op, "the tensor", shape, dtype, hint="; hint: ask for a smaller size")
+    return shape
+
+
+def _generator(op: str, generator: Any) -> np.random.Generator:
+    if generator is None:
+        return _default_generator
+    if not isinstance(generator, np.random.Generator):
+        raise ArgumentTypeError(
+            f"{op}: argument 'generator' must be a numpy.random.Generator, got {describe(generator)}; hint: "
+            f"np.random.default_rng(seed)"
+        )
+    return generator
+
+
+def _data_array(data: Any, dtype: np.dtype | None) -> Any:
+    """``data`` as an array for ``tensor``: numbers in a rectangular nesting, or a clear refusal."""
+    if isinstance(data, (str, bytes)):
+        raise DTypeError(f"tensor: argument 'data' must hold numbers, got {describe(data)}; hint: convert the text "
+                         f"first, e.g. float(s)")
+    try:
+        array = as_array(data, dtype)
+    except OverflowError as e:
+        raise ArgumentError(
+            f"tensor: argument 'data' holds a number that does not fit in dtype {dtype}: {e}; hint: pass a wider "
+            f"dtype or floats"
+        ) from e
+    except (TypeError, ValueError) as e:
+        if "inhomogeneous" in str(e) or "sequence" in str(e):  # NumPy's wording for a ragged nesting
+            raise ShapeError(
+                "tensor: argument 'data' is a ragged nested list: its rows differ in length, so it has no shape; "
+                "hint: pad the rows to one length, every level of the nesting must be rectangular"
+            ) from e
+        raise DTypeError(f"tensor: argument 'data' must hold numbers, got {describe(data)} ({e}); hint: convert "
+                         f"the values to int, float or bool first") from e
+    if array.dtype.kind not in "biuf":
+        raise DTypeError(
+            f"tensor: argument 'data' must hold numbers (bool, int or float), got {describe(data)}, which NumPy "
+            f"reads as dtype {array.dtype}; hint: strings, None, objects and ints beyond int64 have no tensor "
+            f"dtype, convert them first"
+        )
+    return array
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data``. Python floats become float32, ints int64; arrays keep their dtype."""
+    """A new tensor holding a copy of ``data``. Python floats become float32, ints int64; arrays keep their dtype.
+
+    ``data`` is a number, a rectangular nested list of numbers, an array or a Tensor; strings, None, objects
+    and ragged lists are refused (DTypeError, ShapeError), as PyTorch refuses them.
+    """
+    dtype = None if dtype is None else as_dtype("tensor", dtype)
     source = data.data if isinstance(data, Tensor) else data
-    array = as_array(source, dtype)
+    array = _data_array(source, dtype)
     if array is source:  # an array of the right dtype came in: copy, so the tensor owns its memory
         array = array.copy()
     return Tensor(array, requires_grad=requires_grad)
@@ -46,56 +117,113 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A tensor sharing memory with a NumPy array (no copy, dtype kept)."""
+    if not isinstance(array, np.ndarray):
+        raise ArgumentTypeError(f"from_numpy: argument 'array' must be a numpy.ndarray, got {describe(array)}; "
+                                f"hint: use cr.tensor(data) for other data")
+    if array.dtype.kind not in "biuf":
+        raise DTypeError(f"from_numpy: argument 'array' must hold numbers (bool, int or float), got dtype "
+                         f"{array.dtype}; hint: convert it with array.astype(np.float32)")
     return Tensor(array, requires_grad=requires_grad)
 
 
+def _filled(op: str, shape: tuple[int, ...], fill: Any, dtype: np.dtype, requires_grad: bool, xp: Any = np) -> Tensor:
+    if not isinstance(fill, (bool, np.bool_)):  # a bool fills as True/False, as in PyTorch
+        value = check_number(op, "fill_value", fill, nan=True)
+        if dtype.kind in "iu" and not (math.isfinite(value) and np.iinfo(dtype).min <= value <= np.iinfo(dtype).max):
+            # NumPy would cast it to an arbitrary integer without a word
+            raise ArgumentError(f"{op}: argument 'fill_value' {fill!r} does not fit in dtype {dtype}; hint: pass a "
+                                f"float dtype or a value in [{np.iinfo(dtype).min}, {np.iinfo(dtype).max}]")
+    _allocatable(op, shape, dtype)
+    return Tensor(xp.full(shape, fill, dtype=dtype), requires_grad=requires_grad)
+
+
 def zeros(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape(size), dtype=dtype), requires_grad=requires_grad)
+    return _filled("zeros", _size("zeros", size), 0, as_dtype("zeros", dtype), requires_grad)
 
 
 def ones(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape(size), dtype=dtype), requires_grad=requires_grad)
+    return _filled("ones", _size("ones", size), 1, as_dtype("ones", dtype), requires_grad)
 
 
 def full(size: Sequence[int], fill_value: float, dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full(_shape((size,)), fill_value, dtype=dtype), requires_grad=requires_grad)
+    return _filled("full", _size("full", (size,)), fill_value, as_dtype("full", dtype), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+    n = check_int("eye", "n", n, 0, hint="; hint: n is the number of rows")
+    m = n if m is None else check_int("eye", "m", m, 0, hint="; hint: m is the number of columns")
+    dtype = as_dtype("eye", dtype)
+    return Tensor(np.eye(*_allocatable("eye", (n, m), dtype), dtype=dtype), requires_grad=requires_grad)
 
 
 def arange(
     start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise."""
+    """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise.
+
+    As in PyTorch, ``step`` must be nonzero and point from start towards end, and the bounds finite.
+    """
     if end is None:
         start, end = 0, start
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        check_number("arange", name, value, finite=True)
+    if step == 0:
+        raise ArgumentError("arange: argument 'step' must be nonzero, got 0; hint: step=1 counts up, step=-1 down")
+    if (end - start) * step < 0:
+        raise ArgumentError(
+            f"arange: argument 'step' ({step}) points away from end: start={start}, end={end}; hint: use a "
+            f"{'negative' if end < start else 'positive'} step"
+        )
     if dtype is None:
-        dtype = dtypes.int64 if all(isinstance(v, int) for v in (start, end, step)) else dtypes.float32
+        dtype = dtypes.int64 if all(_is_int(v) for v in (start, end, step)) else dtypes.float32
+    dtype = as_dtype("arange", dtype)
+    _allocatable("arange", (max(math.ceil((end - start) / step), 0),), dtype)
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
+    check_number("linspace", "start", start, nan=True)
+    check_number("linspace", "end", end, nan=True)
+    steps = check_int("linspace", "steps", steps, 0, hint="; hint: steps is the number of values")
+    dtype = as_dtype("linspace", dtype)
+    _allocatable("linspace", (steps,), dtype)
     return Tensor(np.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
 
 
-def _like(x: Tensor, fill: Any, dtype: Any, requires_grad: bool) -> Tensor:
-    array = x.data if isinstance(x, Tensor) else np.asarray(x)
-    out = get_array_module(array).full(array.shape, fill, dtype=dtype or array.dtype)
-    return Tensor(out, requires_grad=requires_grad)
+def _like(op: str, x: Any, fill: Any, dtype: Any, requires_grad: bool) -> Tensor:
+    array = as_tensor(op, x).data
+    dtype = array.dtype if dtype is None else as_dtype(op, dtype)
+    return _filled(op, array.shape, fill, dtype, requires_grad, get_array_module(array))
 
 
 def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _like(x, 0, dtype, requires_grad)
+    return _like("zeros_like", x, 0, dtype, requires_grad)
 
 
 def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _like(x, 1, dtype, requires_grad)
+    return _like("ones_like", x, 1, dtype, requires_grad)
 
 
 def full_like(x: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _like(x, fill_value, dtype, requires_grad)
+    return _like("full_like", x, fill_value, dtype, requires_grad)
+
+
+def _float_dtype(op: str, dtype: Any) -> np.dtype:
+    dtype = as_dtype(op, dtype)
+    if dtype.kind != "f":
+        raise DTypeError(f"{op}: draws floating-point numbers, got dtype={dtype}; hint: use a float dtype, e.g. "
+                         f"cr.float32 (or randint for integers)")
+    return dtype
+
+
+def _random(op: str, size: tuple[Any, ...], generator: Any, dtype: Any, requires_grad: bool, normal: bool) -> Tensor:
+    shape = _size(op, size)
+    dtype = _float_dtype(op, dtype)
+    rng = _generator(op, generator)
+    _allocatable(op, shape, dtype)
+    draw_dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)  # NumPy draws no float16
+    array = rng.standard_normal(shape, dtype=draw_dtype) if normal else rng.random(shape, dtype=draw_dtype)
+    return Tensor(array.astype(dtype, copy=False), requires_grad=requires_grad)
 
 
 def randn(
@@ -105,8 +233,7 @@ def randn(
     requires_grad: bool = False,
 ) -> Tensor:
     """Standard normal samples."""
-    rng = generator or _default_generator
-    return Tensor(rng.standard_normal(_shape(size), dtype=dtype), requires_grad=requires_grad)
+    return _random("randn", size, generator, dtype, requires_grad, normal=True)
 
 
 def rand(
@@ -116,21 +243,35 @@ def rand(
     requires_grad: bool = False,
 ) -> Tensor:
     """Uniform samples in [0, 1)."""
-    rng = generator or _default_generator
-    return Tensor(rng.random(_shape(size), dtype=dtype), requires_grad=requires_grad)
+    return _random("rand", size, generator, dtype, requires_grad, normal=False)
 
 
 def randint(
     low: int, high: int, size: Sequence[int], generator: np.random.Generator | None = None, dtype: Any = dtypes.int64
 ) -> Tensor:
     """Integers uniform in [low, high)."""
-    rng = generator or _default_generator
-    return Tensor(rng.integers(low, high, size=tuple(size), dtype=dtype))
+    low = check_int("randint", "low", low)
+    high = check_int("randint", "high", high)
+    if low >= high:
+        raise ArgumentError(f"randint: argument 'low' must be less than 'high', got low={low}, high={high}; hint: "
+                            f"the range [low, high) must hold at least one integer")
+    shape = _size("randint", (size,))
+    dtype = as_dtype("randint", dtype)
+    rng = _generator("randint", generator)
+    _allocatable("randint", shape, dtype)
+    draw_dtype = dtype if dtype.kind in "iu" else np.dtype(np.int64)  # float dtypes: whole numbers, as PyTorch
+    try:
+        array = rng.integers(low, high, size=shape, dtype=draw_dtype)
+    except ValueError as e:  # low or high outside the dtype's range
+        raise ArgumentError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {dtype}: {e}") from e
+    return Tensor(array.astype(dtype, copy=False))
 
 
 def randn_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False) -> Tensor:
-    return randn(x.shape, generator=generator, dtype=x.dtype, requires_grad=requires_grad)
+    x = as_tensor("randn_like", x)
+    return _random("randn_like", (x.shape,), generator, x.dtype, requires_grad, normal=True)
 
 
 def rand_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False) -> Tensor:
-    return rand(x.shape, generator=generator, dtype=x.dtype, requires_grad=requires_grad)
+    x = as_tensor("rand_like", x)
+    return _random("rand_like", (x.shape,), generator, x.dtype, requires_grad, normal=False)

@@ -65,10 +65,17 @@ class Tensor:
     # ----- the values, and their version ----------------------------------------------------------------
     @property
     def data(self) -> Any:
-        """The array of values. Assigning to it (``t.data = a``, ``t.data -= lr * g``) counts as an in-place
-        modification: it bumps ``version``, so a graph that saved this tensor refuses to backpropagate through
-        stale values. Writing into the array itself (``t.data[0] = 1``) is invisible to that check: use
-        ``t[0] = 1`` under ``cr.no_grad()`` instead."""
+        """The array of values. Assigning to it (``t.data = a``) counts as an in-place modification: it bumps
+        ``version``, so a graph that saved this tensor refuses to backpropagate through stale values.
+
+        Writing into the array itself (``t.data[0] = 1``, or through a NumPy view of it) is invisible to that
+        check, so while a graph holds these values for its backward pass the array is read-only: such a write
+        raises NumPy's "assignment destination is read-only" instead of making the gradient silently wrong. The
+        array becomes writable again once backward has run (without ``retain_graph``) or the graph is freed. To
+        change the values anyway, write through the tensor (``t[0] = 1`` or ``t.mul_(2)`` under
+        ``cr.no_grad()``: the graph then refuses to backpropagate through them); for a writable copy use
+        ``t.detach().clone()`` or ``t.numpy().copy()``. NumPy views taken while the array was read-only stay
+        read-only."""
         return self._data
 
     @data.setter
@@ -187,6 +194,11 @@ class Tensor:
         out._version = self._version
         return out
 
+    def clone(self) -> Tensor:
+        """A copy of the values in new memory (its own version counter), differentiable: gradients flow back
+        to ``self``. ``t.detach().clone()`` is a writable copy outside the graph."""
+        return ops.shape.clone(self)
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.dtype.kind != "f":
             raise DTypeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
@@ -213,7 +225,8 @@ class Tensor:
         self._check_inplace(op)
         xp = backend.get_array_module(self._data)
         other = values._data if isinstance(values, Tensor) else values
-        self._data[...] = xp.asarray(other, dtype=self._data.dtype) if not backend.is_array(other) else other
+        with saved.unlocked(op, self._data):  # legal although a graph holds the values: the version says so
+            self._data[...] = xp.asarray(other, dtype=self._data.dtype) if not backend.is_array(other) else other
         self._version[0] += 1
         return self
 
@@ -221,7 +234,8 @@ class Tensor:
         """``t[index] = value`` in place (bumps ``version``)."""
         self._check_inplace("__setitem__")
         value = value._data if isinstance(value, Tensor) else value
-        self._data[index] = value
+        with saved.unlocked("__setitem__", self._data):
+            self._data[index] = value
         self._version[0] += 1
 
     def copy_(self, src: Any) -> Tensor:
@@ -447,4 +461,5 @@ class Tensor:
 
 
 from chainrule import ops  # noqa: E402 - ops need Tensor defined first
+from chainrule.autograd import saved  # noqa: E402
 from chainrule.autograd.grad_mode import is_grad_enabled  # noqa: E402

@@ -309,7 +309,7 @@ def test_constructor_checks():
         optim.SGD([p * 2])
     with pytest.raises(ValueError, match="more than one parameter group"):
         optim.SGD([{"params": [p]}, {"params": [p]}])
-    with pytest.warns(UserWarning, match="duplicate"):
+    with pytest.raises(ValueError, match="duplicate"):  # it would be updated twice per step
         optim.SGD([p, p])
     with pytest.raises(ValueError, match="Nesterov"):
         optim.SGD([p], momentum=0, nesterov=True)

@@ -1,9 +1,10 @@
 """Anomaly mode: stop at the first NaN or Inf, in forward or backward, and say where it came from.
 
 Inside ``with cr.detect_anomaly():`` every Function checks its outputs, and the engine checks every gradient a
-backward rule returns. The first non-finite value raises ``AnomalyError`` naming the op, the shapes and
-statistics of its inputs, and the line of user code that created the node (recorded at forward time, only in
-this mode, since walking the stack costs time).
+backward rule returns and every sum of gradients (a tensor used twice receives two finite gradients whose sum can
+still overflow; so can adding into a leaf's ``.grad``). The first non-finite value raises ``AnomalyError`` naming
+the op, the shapes and statistics of its inputs, and the line of user code that created the node (recorded at
+forward time, only in this mode, since walking the stack costs time).
 """
 
 from __future__ import annotations
@@ -122,3 +123,21 @@ def check_backward(name: str, inputs: Sequence[Any], grads: Sequence[Any], frame
                 f"detect_anomaly: backward of {name} returned {bad[0]} NaN and {bad[1]} Inf in the gradient for "
                 f"input {i} (shape {g.shape}). Inputs: {described}. The node was created at {where(frame)}"
             )
+
+
+def check_sum(x: Any, a: Any, b: Any, total: Any) -> None:
+    """Raise if adding two gradients of ``x`` (fan-out, or ``.grad`` accumulation) gave NaN or Inf."""
+    bad = _bad(total)
+    if not bad:
+        return
+    fn = getattr(x, "creator", None)
+    if fn is None:
+        what, frame = f"the leaf tensor of shape {tuple(x.shape)} (into its .grad)", None
+    else:
+        what, frame = f"output {x.output_index} of {fn.name}", getattr(fn, "created_at", None)
+    cause = "their sum overflowed" if _bad(a) is None and _bad(b) is None else "one of them was not finite"
+    raise AnomalyError(
+        f"detect_anomaly: summing the gradients that reach {what} gave {bad[0]} NaN and {bad[1]} Inf "
+        f"(shape {total.shape}); {cause}. Gradients: #0 {_stats(a)}; #1 {_stats(b)}. "
+        + (f"The node was created at {where(frame)}" if fn is not None else "Each use of the leaf sent one of them")
+    )

@@ -32,6 +32,7 @@ def array_sum(x: Any, dims: tuple[int, ...], keepdim: bool) -> Any:
 
 class BroadcastTo(Function):
     uses_inputs = False  # backward needs only shapes or what forward saved
+    returns_views = True  # a read-only view of x's memory: it shares x's version counter
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 

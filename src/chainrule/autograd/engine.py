@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd.anomaly import check_sum, is_anomaly_enabled
 from chainrule.autograd.broadcast import add
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import set_grad_enabled
@@ -30,6 +32,10 @@ from chainrule.errors import BackwardError, DTypeError, ShapeError
 from chainrule.tensor import Tensor, as_array
 
 TensorOrTensors = Tensor | Sequence[Tensor]
+
+# Held while a gradient is added into a leaf's .grad: threads that backpropagate into one shared leaf at the
+# same time would otherwise each read the old .grad and keep only their own sum (PyTorch locks here too).
+_accumulation_lock = threading.Lock()
 
 
 def backward(
@@ -170,24 +176,30 @@ def _run(
         handed.add(id(array))
         return array
 
-    def accumulate(total: Tensor | None, g: Tensor) -> Tensor:
+    anomaly = is_anomaly_enabled()
+
+    def accumulate(total: Tensor | None, g: Tensor, x: Tensor) -> Tensor:
         if total is None:
             return g
-        return add(total, g) if create_graph else Tensor(total.data + g.data)
+        result = add(total, g) if create_graph else Tensor(total.data + g.data)
+        if anomaly:  # finite parts can overflow when summed: each rule's own result was checked already
+            check_sum(x, total.data, g.data, result.data)
+        return result
 
     def send(x: Tensor, g: Tensor) -> None:
         fn = x.creator
         if needed is not None:  # grad(): capture, and go on only towards captured tensors
             if id(x) in capture_ids:
-                captured[id(x)] = accumulate(captured.get(id(x)), g)
+                captured[id(x)] = accumulate(captured.get(id(x)), g, x)
             if fn is None or fn not in needed:
                 return
         elif fn is None:  # backward(): leaves collect into .grad, owning their memory
             if x.requires_grad:
-                if x.grad is None:
-                    x.grad = g if create_graph else Tensor(owned(g.data))
-                else:
-                    x.grad = accumulate(x.grad, g)
+                with _accumulation_lock:
+                    if x.grad is None:
+                        x.grad = g if create_graph else Tensor(owned(g.data))
+                    else:
+                        x.grad = accumulate(x.grad, g, x)
             return
         if fn.released:
             raise _released_error(fn)
@@ -197,7 +209,7 @@ def _run(
             alive[fn] = [None] * len(fn.outputs)
             heapq.heappush(heap, (-fn.generation, next(order), fn))
         i = x.output_index
-        slots[i] = accumulate(slots[i], g)
+        slots[i] = accumulate(slots[i], g, x)
         alive[fn][i] = x
 
     with set_grad_enabled(create_graph):

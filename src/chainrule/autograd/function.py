@@ -24,6 +24,7 @@ import weakref
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd import saved
 from chainrule.autograd.anomaly import (
     backward_rule,
     check_backward,
@@ -43,6 +44,8 @@ class Function:
     broadcasts = False  # True: gradients may come back in the broadcast shape and are summed to the input's
     uses_inputs = True  # backward reads the inputs' values: modifying them in place before backward is refused
     uses_outputs = False  # backward reads the outputs' values (via output()): likewise for them
+    returns_views = False  # forward may return views of input 0's memory: they share its version counter
+    holds: tuple[str, ...] = ()  # attributes whose arrays forward saved from the caller: read-only like inputs
     generation = 0  # 1 + the largest generation among the inputs' creators; backward runs highest first
     released = False  # True once a backward without retain_graph has freed what this node saved
 
@@ -59,6 +62,8 @@ class Function:
         ys = self.forward(*arrays)
         multiple = isinstance(ys, tuple)
         outputs = tuple(Tensor(y) for y in ys) if multiple else (Tensor(ys),)
+        if self.returns_views:
+            _share_versions(inputs[0], outputs)
         if checks_forward():
             self.created_at = user_frame()
             check_forward(self.name, arrays, [out._data for out in outputs], self.created_at)
@@ -77,7 +82,23 @@ class Function:
             # cycle that only the garbage collector frees. The engine keeps outputs alive while it needs them.
             self.outputs = tuple(weakref.ref(out) for out in outputs)
             self.output_specs = tuple((out.shape, out.dtype) for out in outputs)
+            if self.uses_outputs:
+                self.saved_output_versions = tuple(out._version[0] for out in outputs)
+            # The arrays backward will read are read-only until it has run (``saved``): a write into them would
+            # otherwise change the gradient silently.
+            if self.uses_inputs:
+                self._held = saved.hold(arrays if not (self.uses_outputs or self.holds) else self._saved_arrays())
+            elif self.uses_outputs or self.holds:
+                self._held = saved.hold(self._saved_arrays())
         return outputs if multiple else outputs[0]
+
+    def _saved_arrays(self) -> list[Any]:
+        """Every array backward reads: the inputs' (``uses_inputs``), the outputs' (``uses_outputs``) and the
+        caller's arrays that forward kept (``holds``)."""
+        arrays = [x._data for x in self.inputs] if self.uses_inputs else []
+        if self.uses_outputs:
+            arrays += [ref()._data for ref in self.outputs]
+        return arrays + [getattr(self, name) for name in self.holds]
 
     def forward(self, *xs: Any) -> Any:
         raise NotImplementedError(f"{self.name}.forward is not implemented")
@@ -95,14 +116,14 @@ class Function:
     def check_versions(self) -> None:
         """Refuse to backpropagate through values that were modified in place after this node saved them."""
         if self.uses_inputs:
-            for i, (x, saved) in enumerate(zip(self.inputs, self.saved_versions)):
-                if x._version[0] != saved:
-                    raise _modified(self, f"input {i}", x, saved)
+            for i, (x, expected) in enumerate(zip(self.inputs, self.saved_versions)):
+                if x._version[0] != expected:
+                    raise _modified(self, f"input {i}", x, expected)
         if self.uses_outputs:
-            for i, ref in enumerate(self.outputs):
+            for i, (ref, saved_version) in enumerate(zip(self.outputs, self.saved_output_versions)):
                 out = ref()
-                if out is not None and out._version[0] != 0:
-                    raise _modified(self, f"output {i}", out, 0)
+                if out is not None and out._version[0] != saved_version:
+                    raise _modified(self, f"output {i}", out, saved_version)
 
     def run_backward(self, grad_outputs: list[Tensor | None]) -> list[Tensor | None]:
         """Call ``backward`` and return one checked gradient (or None) per input, each of its input's shape."""
@@ -153,21 +174,42 @@ class Function:
         return result
 
     def release(self) -> None:
-        """Drop the inputs and everything saved for backward, so that the memory can be reclaimed."""
+        """Drop the inputs and everything saved for backward, so that the memory can be reclaimed (and written
+        to again)."""
+        held = self.__dict__.get("_held")
+        if held:
+            saved.release(held)
         generation = self.generation
         self.__dict__.clear()
         self.generation = generation
         self.released = True
 
+    def __del__(self) -> None:
+        # A graph dropped without a backward pass: its saved arrays become writable again.
+        held = self.__dict__.get("_held")
+        if held:
+            saved.release(held)
+
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
 
-def _modified(fn: Function, which: str, t: Tensor, saved: int) -> BackwardError:
+def _share_versions(x: Tensor, outputs: tuple[Tensor, ...]) -> None:
+    """Outputs that view ``x``'s memory share its version counter (as PyTorch's views do), so an in-place write
+    through either is seen by every graph that saved the other. An output that had to be copied (a reshape of a
+    non-contiguous tensor, advanced indexing) keeps its own."""
+    xp = backend.get_array_module(x._data)
+    for out in outputs:
+        if xp.may_share_memory(out._data, x._data):
+            out._version = x._version
+            saved.adopt(out._data)
+
+
+def _modified(fn: Function, which: str, t: Tensor, expected: int) -> BackwardError:
     return BackwardError(
         f"one of the variables needed for gradient computation has been modified by an inplace operation: "
         f"{which} of {fn.name} (a {t.dtype} tensor of shape {t.shape}) is at version {t._version[0]}; expected "
-        f"version {saved}. Hint: modify a copy (x = x.detach() * 1), or change it only after backward()"
+        f"version {expected}. Hint: modify a copy (x = x.detach().clone()), or change it only after backward()"
     )
 
 

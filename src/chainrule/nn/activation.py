@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 
+from chainrule.errors import ArgumentError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn._utils import no_inplace
 from chainrule.nn.module import Module
@@ -65,7 +66,7 @@ class GELU(Module):
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+            raise ArgumentError(f"GELU: argument 'approximate' must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
 
+from chainrule.errors import ArgumentError, ArgumentTypeError, IndexRangeError
 from chainrule.nn.module import Module, _addindent
 
 __all__ = ["ModuleDict", "ModuleList", "Sequential"]
@@ -16,7 +17,7 @@ __all__ = ["ModuleDict", "ModuleList", "Sequential"]
 def _index(idx: Any, size: int) -> int:
     idx = operator.index(idx)
     if not -size <= idx < size:
-        raise IndexError(f"index {idx} is out of range for a container of {size} modules")
+        raise IndexRangeError(f"index {idx} is out of range for a container of {size} modules")
     return idx % size if size else idx
 
 
@@ -61,7 +62,7 @@ class Sequential(Module):
 
     def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
-            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+            raise ArgumentError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
         combined = Sequential()
         for i, module in enumerate(chain(self, other)):
             combined.add_module(str(i), module)
@@ -81,7 +82,7 @@ class Sequential(Module):
             raise AssertionError(f"module should be of type: {Module}")
         n = len(self._modules)
         if not -n <= index <= n:
-            raise IndexError(f"Index out of range: {index}")
+            raise IndexRangeError(f"Index out of range: {index}")
         if index < 0:
             index += n
         for i in range(n, index, -1):
@@ -143,7 +144,9 @@ class ModuleList(Module):
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         if not isinstance(modules, Iterable):
-            raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}")
+            raise ArgumentTypeError(
+                f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}"
+            )
         offset = len(self)
         for i, module in enumerate(modules):
             self.add_module(str(offset + i), module)
@@ -225,10 +228,10 @@ class ModuleDict(Module):
                 self[key] = module
             return
         if not isinstance(modules, Iterable):
-            raise TypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, but got "
+            raise ArgumentTypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, but got "
                             f"{type(modules).__name__}")
         for j, pair in enumerate(modules):
             if not isinstance(pair, Iterable) or len(pair) != 2:  # type: ignore[arg-type]
-                raise ValueError(f"ModuleDict update sequence element #{j} should be a (key, module) pair")
+                raise ArgumentError(f"ModuleDict update sequence element #{j} should be a (key, module) pair")
             key, module = pair
             self[key] = module

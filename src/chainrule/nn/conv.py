@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule.errors import ArgumentError, ArgumentTypeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn._utils import _pair, empty_parameter
+from chainrule.nn._utils import check_count, empty_parameter
 from chainrule.nn.module import Module
+from chainrule.ops.operands import check_choice, int_pair, int_tuple
 from chainrule.tensor import Tensor
 
 __all__ = ["Conv2d", "ConvTranspose2d"]
@@ -42,38 +44,50 @@ class _ConvNd(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        if groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
-        if in_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
-        if out_channels % groups:
-            raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        in_channels = check_count(name, "in_channels", in_channels, 1)
+        out_channels = check_count(name, "out_channels", out_channels, 1)
+        groups = check_count(name, "groups", groups, 1)
+        for arg, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if channels % groups:
+                raise ArgumentError(
+                    f"{name}: argument '{arg}' ({channels}) must be divisible by groups ({groups}); hint: each group "
+                    f"takes an equal share of the channels, pick groups that divides both channel counts"
+                )
+        check_choice(name, "padding_mode", padding_mode, _PADDING_MODES)
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.dilation = _pair(dilation)
+        # PyTorch takes a 1-sequence for stride, padding and dilation, not for kernel_size
+        self.kernel_size = int_pair(name, "kernel_size", kernel_size, 1, "positive (a kernel covers ≥ 1 pixel)",
+                                    single=False)
+        self.stride = int_pair(name, "stride", stride, 1, "positive")
+        self.dilation = int_pair(name, "dilation", dilation, 1, "positive (1 is an ordinary convolution)")
         if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"{name}: invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
+            check_choice(name, "padding", padding, ("valid", "same"))
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+                raise ArgumentError(
+                    f"{name}: padding='same' is not supported for strided convolutions (stride={self.stride}); "
+                    f"hint: give the padding as numbers, or use stride=1"
+                )
             self.padding = padding
         else:
-            self.padding = _pair(padding)
+            self.padding = int_pair(name, "padding", padding, 0, "≥ 0 (chainrule and PyTorch refuse negative padding)")
         self.transposed = transposed
-        self.output_padding = _pair(output_padding)
+        self.output_padding = int_pair(name, "output_padding", output_padding, 0)
+        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation)):
+            raise ArgumentError(
+                f"{name}: output_padding {self.output_padding} must be smaller than either stride {self.stride} "
+                f"or dilation {self.dilation} in each dim; hint: output_padding only picks among the output sizes a "
+                f"stride makes possible"
+            )
         self.groups = groups
         self.padding_mode = padding_mode
         if transposed:
             shape = (in_channels, out_channels // groups, *self.kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = empty_parameter(shape, dtype)
+        self.weight = empty_parameter(shape, dtype, name)
         if bias:
-            self.bias = empty_parameter(bias_shape or (out_channels,), dtype)
+            self.bias = empty_parameter(bias_shape or (out_channels,), dtype, name)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(generator)
@@ -137,12 +151,12 @@ class Conv2d(_ConvNd):
     ) -> None:
         bias_shape = None
         if untied_bias is not None:
-            size = tuple(untied_bias)
+            size = tuple(untied_bias) if isinstance(untied_bias, (tuple, list)) else ()
             if len(size) != 2 or any(not isinstance(n, (int, np.integer)) or n <= 0 for n in size):
-                raise ValueError(f"Conv2d: untied_bias must be a pair of positive ints (H_out, W_out), got "
-                                 f"{untied_bias}")
+                raise ArgumentError(f"Conv2d: argument 'untied_bias' must be a pair of positive ints (H_out, W_out), "
+                                    f"got {untied_bias!r}")
             if not bias:
-                raise ValueError("Conv2d: untied_bias needs bias=True (it shapes the bias parameter)")
+                raise ArgumentError("Conv2d: untied_bias needs bias=True (it shapes the bias parameter)")
             bias_shape = (out_channels, int(size[0]), int(size[1]))
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, False, 0, groups, bias, padding_mode,
@@ -188,9 +202,12 @@ class ConvTranspose2d(_ConvNd):
         generator: np.random.Generator | None = None,
     ) -> None:
         if padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for ConvTranspose2d, got {padding_mode!r}')
+            raise ArgumentError(
+                f'ConvTranspose2d: only "zeros" padding mode is supported (as in PyTorch), got '
+                f"padding_mode={padding_mode!r}; hint: pad the input with F.pad first"
+            )
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
+            raise ArgumentTypeError(f"ConvTranspose2d: argument 'padding' must be an int or a pair, got {padding!r}")
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding, groups, bias,
             padding_mode, dtype, generator,
@@ -199,12 +216,12 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, input: Tensor, output_size: Sequence[int] | None) -> tuple[int, ...]:
         if output_size is None:
             return self.output_padding
-        output_size = tuple(int(n) for n in output_size)
+        output_size = int_tuple("ConvTranspose2d", "output_size", output_size)
         leading = input.ndim - 2
         if len(output_size) == leading + 2:
             output_size = output_size[leading:]
         if len(output_size) != 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"ConvTranspose2d: output_size must have 2 or {leading + 2} elements (got {len(output_size)})"
             )
         result = []
@@ -213,7 +230,7 @@ class ConvTranspose2d(_ConvNd):
                         + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
             largest = smallest + self.stride[d] - 1
             if not smallest <= output_size[d] <= largest:
-                raise ValueError(
+                raise ArgumentError(
                     f"ConvTranspose2d: requested an output size of {output_size}, but valid sizes range from "
                     f"{smallest} to {largest} (for an input of {tuple(input.shape[leading:])})"
                 )

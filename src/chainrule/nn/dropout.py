@@ -7,6 +7,7 @@ import numpy as np
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn._utils import no_inplace
 from chainrule.nn.module import Module
+from chainrule.ops.operands import check_number
 from chainrule.tensor import Tensor
 
 __all__ = ["Dropout"]
@@ -20,8 +21,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False, generator: np.random.Generator | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        p = check_number("Dropout", "p", p, 0.0, 1.0,
+                         hint="; hint: p is the probability of dropping an element (dropout probability), e.g. 0.5")
         no_inplace("Dropout", inplace)
         self.p = p
         self.inplace = inplace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chainrule.errors import ArgumentTypeError
 from chainrule.nn.module import Module
 from chainrule.ops.operands import normalize_dim
 from chainrule.tensor import Tensor
@@ -32,7 +33,7 @@ class Unflatten(Module):
     def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
         super().__init__()
         if not isinstance(unflattened_size, Sequence) or not all(isinstance(n, int) for n in unflattened_size):
-            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+            raise ArgumentTypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
         self.dim = dim
         self.unflattened_size = tuple(unflattened_size)
 

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend
+from chainrule.autograd.saved import unlocked
 from chainrule.creation import default_generator
-from chainrule.errors import DTypeError
+from chainrule.errors import ArgumentError, DTypeError, ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -50,17 +51,17 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise ValueError(f"negative_slope {param} not a valid number")
+            raise ArgumentError(f"negative_slope {param} not a valid number")
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+    raise ArgumentError(f"Unsupported nonlinearity {nonlinearity}")
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight shaped (out, in, *receptive_field); needs at least 2 dims."""
     if tensor.ndim < 2:
-        raise ValueError(
+        raise ShapeError(
             f"Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (got shape {tensor.shape})"
         )
     receptive_field = int(np.prod(tensor.shape[2:])) if tensor.ndim > 2 else 1
@@ -70,7 +71,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     mode = mode.lower()
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
+        raise ArgumentError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
@@ -78,7 +79,8 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` (a NumPy array or a scalar) into ``tensor.data`` in place, in its dtype and backend."""
     xp = backend.get_array_module(tensor.data)
-    tensor.data[...] = xp.asarray(values, dtype=tensor.dtype)
+    with unlocked("init", tensor.data):  # a live graph may hold it read-only: the version bump tells that graph
+        tensor.data[...] = xp.asarray(values, dtype=tensor.dtype)
     tensor.bump_version()
     return tensor
 

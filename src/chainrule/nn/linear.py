@@ -10,7 +10,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn._utils import empty_parameter
+from chainrule.nn._utils import check_count, empty_parameter
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -45,11 +45,11 @@ class Linear(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.weight = empty_parameter((out_features, in_features), dtype)
+        self.in_features = check_count("Linear", "in_features", in_features)
+        self.out_features = check_count("Linear", "out_features", out_features)
+        self.weight = empty_parameter((out_features, in_features), dtype, "Linear")
         if bias:
-            self.bias = empty_parameter((out_features,), dtype)
+            self.bias = empty_parameter((out_features,), dtype, "Linear")
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(generator)

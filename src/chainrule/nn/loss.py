@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
-from chainrule.nn._utils import REDUCTIONS, optional_tensor, reduction_arg
+from chainrule.nn._utils import optional_tensor, reduction_arg
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -23,7 +23,7 @@ __all__ = [
 class _Loss(Module):
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"):
         super().__init__()
-        self.reduction = reduction_arg(size_average, reduce, reduction)
+        self.reduction = reduction_arg(size_average, reduce, reduction, type(self).__name__)
 
 
 class _WeightedLoss(_Loss):
@@ -151,9 +151,7 @@ class MixtureDensityNLLLoss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{reduction} is not a valid value for reduction; expected one of {REDUCTIONS}")
-        self.reduction = reduction
+        self.reduction = reduction_arg(None, None, reduction, type(self).__name__)
 
     def forward(self, pi_logits: Tensor, mu: Tensor, log_sigma: Tensor, target: Tensor) -> Tensor:
         return F.mixture_density_nll(pi_logits, mu, log_sigma, target, reduction=self.reduction)

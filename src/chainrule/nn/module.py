@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import backend
-from chainrule.errors import ChainruleError
+from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
@@ -70,7 +70,7 @@ def _type_name(value: Any) -> str:
 
 def _check_name(kind: str, name: Any) -> None:
     if not isinstance(name, str):
-        raise TypeError(f"{kind} name should be a string, got {_type_name(name)}")
+        raise ArgumentTypeError(f"{kind} name should be a string, got {_type_name(name)}")
     if name == "":
         raise KeyError(f'{kind} name can\'t be empty string ""')
     if "." in name:
@@ -91,7 +91,7 @@ def _checkpoint_array(value: Any) -> Any:
             raise
         array = np.asarray(detach().cpu())
     if array.dtype == object:
-        raise TypeError(f"a {_type_name(value)} is not a numeric array")
+        raise ArgumentTypeError(f"a {_type_name(value)} is not a numeric array")
     return array
 
 
@@ -136,12 +136,12 @@ class Module:
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"cannot assign '{_type_name(param)}' object to parameter '{name}' (chainrule.nn.Parameter or None "
                 f"required)"
             )
         if param is not None and not param.is_leaf:
-            raise ValueError(
+            raise ArgumentError(
                 f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be created explicitly; "
                 f"wrap a detached copy: Parameter(t.detach())"
             )
@@ -155,7 +155,9 @@ class Module:
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{_type_name(tensor)}' object to buffer '{name}' (Tensor or None required)")
+            raise ArgumentTypeError(
+                f"cannot assign '{_type_name(tensor)}' object to buffer '{name}' (Tensor or None required)"
+            )
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -165,7 +167,11 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as the child ``name`` (same as assigning it as an attribute)."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{_type_name(module)} is not a Module subclass")
+            raise ArgumentTypeError(
+                f"{type(self).__name__}.add_module: argument 'module' must be a Module or None, got "
+                f"{_type_name(module)} ({_type_name(module)} is not a Module subclass); hint: wrap the function in a "
+                f"Module, or pass the layer object itself"
+            )
         if "_modules" not in self.__dict__:
             raise AttributeError("cannot assign module before Module.__init__() call")
         _check_name("module", name)
@@ -194,7 +200,7 @@ class Module:
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"cannot assign '{_type_name(value)}' as parameter '{name}' (chainrule.nn.Parameter or None "
                     f"expected)"
                 )
@@ -208,15 +214,17 @@ class Module:
                 modules[name] = value
             elif modules is not None and name in modules:
                 if value is not None:
-                    raise TypeError(f"cannot assign '{_type_name(value)}' as child module '{name}' (Module or None "
-                                    f"expected)")
+                    raise ArgumentTypeError(
+                        f"cannot assign '{_type_name(value)}' as child module '{name}' (Module or None expected)"
+                    )
                 modules[name] = value
             else:
                 buffers = d.get("_buffers")
                 if buffers is not None and name in buffers:
                     if value is not None and not isinstance(value, Tensor):
-                        raise TypeError(f"cannot assign '{_type_name(value)}' as buffer '{name}' (Tensor or None "
-                                        f"expected)")
+                        raise ArgumentTypeError(
+                            f"cannot assign '{_type_name(value)}' as buffer '{name}' (Tensor or None expected)"
+                        )
                     buffers[name] = value
                 else:
                     object.__setattr__(self, name, value)
@@ -328,7 +336,7 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set ``training`` to ``mode`` on this module and every descendant; returns self."""
         if not isinstance(mode, bool):
-            raise ValueError("training mode is expected to be boolean")
+            raise ArgumentError(f"{type(self).__name__}.train: training mode is expected to be boolean, got {mode!r}")
         self.training = mode
         for module in self.children():
             module.train(mode)
@@ -364,7 +372,7 @@ class Module:
         """
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
-            raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
+            raise ArgumentTypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
         for module in self.modules():
             for t in list(module._parameters.values()) + list(module._buffers.values()):
                 if t is None or t.dtype.kind != "f":
@@ -418,7 +426,7 @@ class Module:
         unexpected_keys)`` instead, but a wrong shape still raises.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"Expected state_dict to be dict-like, got {_type_name(state_dict)}.")
+            raise ArgumentTypeError(f"Expected state_dict to be dict-like, got {_type_name(state_dict)}.")
         targets: dict[str, Tensor] = OrderedDict()
         for key, tensor in self._state_items():
             targets.setdefault(key, tensor)

@@ -11,8 +11,9 @@ from chainrule import dtypes
 from chainrule.errors import ShapeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn._utils import empty_parameter
+from chainrule.nn._utils import check_count, empty_parameter
 from chainrule.nn.module import Module
+from chainrule.ops.operands import check_number, int_tuple
 from chainrule.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
@@ -43,15 +44,21 @@ class _BatchNorm(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.num_features = num_features
-        self.eps = eps
+        name = type(self).__name__
+        self.num_features = check_count(name, "num_features", num_features, 1)
+        # PyTorch builds eps ≤ 0 but refuses it in training; a zero eps divides by zero on a constant channel
+        self.eps = check_number(name, "eps", eps, 0.0, low_open=True, finite=True,
+                                hint="; hint: eps keeps the division away from zero, e.g. 1e-5")
+        if momentum is not None:  # None: a cumulative average
+            check_number(name, "momentum", momentum, 0.0, 1.0,
+                         hint="; hint: momentum is the weight of the new batch's statistics, e.g. 0.1")
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
         if affine:
-            self.weight = empty_parameter((num_features,), dtype)
+            self.weight = empty_parameter((num_features,), dtype, name)
             if bias:
-                self.bias = empty_parameter((num_features,), dtype)
+                self.bias = empty_parameter((num_features,), dtype, name)
             else:
                 self.register_parameter("bias", None)
         else:
@@ -156,15 +163,17 @@ class LayerNorm(Module):
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(normalized_shape, (int, np.integer)):
-            normalized_shape = (int(normalized_shape),)
-        self.normalized_shape = tuple(int(n) for n in normalized_shape)
-        self.eps = eps
+        shape = int_tuple("LayerNorm", "normalized_shape", normalized_shape)
+        for n in shape:
+            check_count("LayerNorm", "normalized_shape", n, 0)
+        self.normalized_shape = shape
+        # a negative eps can make var + eps negative: a NaN from the square root, with no error
+        self.eps = check_number("LayerNorm", "eps", eps, 0.0, finite=True, hint="; hint: e.g. eps=1e-5")
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = empty_parameter(self.normalized_shape, dtype)
+            self.weight = empty_parameter(self.normalized_shape, dtype, "LayerNorm")
             if bias:
-                self.bias = empty_parameter(self.normalized_shape, dtype)
+                self.bias = empty_parameter(self.normalized_shape, dtype, "LayerNorm")
             else:
                 self.register_parameter("bias", None)
         else:

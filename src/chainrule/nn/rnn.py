@@ -27,13 +27,15 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
-from chainrule.errors import ShapeError
+from chainrule.errors import ArgumentError, ArgumentTypeError, ShapeError
 from chainrule.nn import init
+from chainrule.nn._utils import check_count
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.activation import relu, sigmoid, tanh
 from chainrule.ops.dropout import dropout
 from chainrule.ops.linalg import linear
+from chainrule.ops.operands import as_dtype, as_tensor, check_number, check_size, describe
 from chainrule.ops.recurrent import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_cell, rnn_sequence
 from chainrule.ops.shape import cat, split, stack, unbind
 from chainrule.tensor import Tensor
@@ -80,7 +82,11 @@ class _CellBase(Module):
         self, input_size: int, hidden_size: int, bias: bool, gates: int, dtype: Any, generator: Any
     ) -> None:
         super().__init__()
-        _check_sizes(type(self).__name__, input_size, hidden_size)
+        name = type(self).__name__
+        input_size = check_count(name, "input_size", input_size)  # PyTorch builds cells of size 0, not layers
+        hidden_size = check_count(name, "hidden_size", hidden_size)
+        for shape in ((gates * hidden_size, input_size), (gates * hidden_size, hidden_size)):
+            check_size(name, "a weight", shape, as_dtype(name, dtype))
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         self.weight_ih = Parameter(np.empty((gates * hidden_size, input_size), dtype=dtype))
         self.weight_hh = Parameter(np.empty((gates * hidden_size, hidden_size), dtype=dtype))
@@ -95,7 +101,8 @@ class _CellBase(Module):
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
-    def _input(self, x: Tensor) -> tuple[Tensor, bool]:
+    def _input(self, x: Any) -> tuple[Tensor, bool]:
+        x = as_tensor(type(self).__name__, x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ShapeError(
                 f"{type(self).__name__}: input must be (batch, {self.input_size}) or ({self.input_size},), "
@@ -106,6 +113,7 @@ class _CellBase(Module):
     def _state(self, h: Tensor | None, batch: int, like: Tensor, name: str = "hx") -> Tensor:
         if h is None:
             return Tensor(np.zeros((batch, self.hidden_size), dtype=like.dtype))
+        h = as_tensor(type(self).__name__, h, name)
         h = h.unsqueeze(0) if h.ndim == 1 else h
         if h.shape != (batch, self.hidden_size):
             raise ShapeError(
@@ -121,8 +129,7 @@ class RNNCell(_CellBase):
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
         dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        _check_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias, 1, dtype, generator)
         self.nonlinearity = nonlinearity
 
@@ -144,7 +151,7 @@ class LSTMCell(_CellBase):
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         x, single = self._input(input)
-        h, c = (None, None) if hx is None else hx
+        h, c = (None, None) if hx is None else _pair_of_states("LSTMCell", "hx", hx)
         h, c = self._state(h, x.shape[0], x), self._state(c, x.shape[0], x, "cx")
         h, c = lstm_cell(linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
         return (h.squeeze(0), c.squeeze(0)) if single else (h, c)
@@ -185,11 +192,14 @@ class _RNNBase(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        _check_sizes(name, input_size, hidden_size)
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        input_size = check_count(name, "input_size", input_size, 1)
+        hidden_size = check_count(name, "hidden_size", hidden_size, 1)
+        num_layers = check_count(name, "num_layers", num_layers, 1)
+        dropout = check_number(name, "dropout", dropout, 0.0, 1.0,
+                               hint="; hint: dropout is the probability of zeroing an element between layers")
+        directions = 2 if bidirectional else 1
+        widest = max(input_size, hidden_size * directions, hidden_size)
+        check_size(name, "a weight", (GATES[mode] * hidden_size, widest), as_dtype(name, dtype))
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
@@ -231,10 +241,17 @@ class _RNNBase(Module):
     def _sequence(self, input: Tensor) -> tuple[Tensor, bool]:  # noqa: A002
         """input as (L, N, input_size), and whether it came unbatched."""
         name = type(self).__name__
+        input = as_tensor(name, input)  # noqa: A001 - PyTorch's name
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
             expected = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
             raise ShapeError(
                 f"{name}: input must be {expected} or (L, H_in) with H_in = {self.input_size}, got {input.shape}"
+            )
+        length = input.shape[1 if self.batch_first and input.ndim == 3 else 0]
+        if length == 0:  # PyTorch refuses it too: there is no last step to give h_n
+            raise ShapeError(
+                f"{name}: argument 'input' holds a sequence of length 0 (shape {input.shape}); expected at least "
+                f"one time step; hint: drop empty sequences before the layer"
             )
         if input.ndim == 2:
             return input.unsqueeze(1), True
@@ -245,6 +262,7 @@ class _RNNBase(Module):
         if h is None:
             zero = Tensor(np.zeros((batch, self.hidden_size), dtype=like.dtype))
             return [zero] * count
+        h = as_tensor(type(self).__name__, h, name)
         if unbatched and h.ndim == 2:
             h = h.unsqueeze(1)
         if h.shape != (count, batch, self.hidden_size):
@@ -313,8 +331,7 @@ class RNN(_RNNBase):
         bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
         dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        _check_nonlinearity("RNN", nonlinearity)
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
                          num_layers, bias, batch_first, dropout, bidirectional, dtype, generator)
@@ -354,7 +371,7 @@ class LSTM(_RNNBase):
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None  # noqa: A002
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         x, unbatched = self._sequence(input)
-        h_0, c_0 = (None, None) if hx is None else hx
+        h_0, c_0 = (None, None) if hx is None else _pair_of_states("LSTM", "hx", hx)
         h0 = self._initial(h_0, x.shape[1], x, unbatched, "h_0")
         c0 = self._initial(c_0, x.shape[1], x, unbatched, "c_0")
         out, finals = self._run(x, [[h, c] for h, c in zip(h0, c0)])
@@ -389,14 +406,25 @@ class GRU(_RNNBase):
         return self._output(out, unbatched), h_n.squeeze(1) if unbatched else h_n
 
 
-def _check_sizes(name: str, input_size: int, hidden_size: int) -> None:
-    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: {arg} must be a positive int, got {value!r}")
+def _check_nonlinearity(name: str, nonlinearity: Any) -> None:
+    if nonlinearity not in ("tanh", "relu"):
+        raise ArgumentError(f"{name}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+
+
+def _pair_of_states(name: str, arg: str, hx: Any) -> tuple[Any, Any]:
+    """An LSTM's state argument: a pair (h, c), as PyTorch requires."""
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise ArgumentTypeError(
+            f"{name}: argument '{arg}' must be a pair (h, c) of Tensors, got {describe(hx)}; hint: an LSTM carries "
+            f"two states, pass both, e.g. {arg}=(h_0, c_0)"
+        )
+    return hx[0], hx[1]
 
 
 def _reset(parameters: Any, hidden_size: int, generator: np.random.Generator | None) -> None:
     """PyTorch's initialisation of recurrent layers: every weight and bias ~ U(−1/√H, 1/√H)."""
+    if hidden_size == 0:  # a cell with no hidden units has empty weights: nothing to draw
+        return
     bound = 1.0 / math.sqrt(hidden_size)
     for p in parameters:
         init.uniform_(p, -bound, bound, generator=generator)

@@ -7,11 +7,14 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.errors import ArgumentError, ShapeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn._utils import empty_parameter
+from chainrule.nn._utils import check_count, empty_parameter
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.ops.operands import check_int
 from chainrule.tensor import Tensor, as_array
 
 __all__ = ["Embedding"]
@@ -35,34 +38,40 @@ class Embedding(Module):
         _weight: Any = None,
     ) -> None:
         super().__init__()
+        num_embeddings = check_count("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = check_count("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            padding_idx = check_int("Embedding", "padding_idx", padding_idx)
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), got "
-                                 f"{padding_idx}")
+                raise ArgumentError(
+                    f"Embedding: argument 'padding_idx' must be within num_embeddings ({num_embeddings}), i.e. in "
+                    f"[{-num_embeddings}, {num_embeddings - 1}], got {padding_idx}; hint: padding_idx names a row"
+                )
             padding_idx = padding_idx % num_embeddings
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
         if _weight is None:
-            self.weight = empty_parameter((num_embeddings, embedding_dim), dtype)
+            self.weight = empty_parameter((num_embeddings, embedding_dim), dtype, "Embedding")
             self.reset_parameters(generator)
         else:  # from_pretrained: the given table, not re-initialised
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError(f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim}), got "
+                raise ShapeError(f"Embedding: _weight must have shape ({num_embeddings}, {embedding_dim}), got "
                                  f"{tuple(_weight.shape)}")
             self.weight = _weight
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
         init.normal_(self.weight, generator=generator)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            with no_grad():  # an in-place write through the Tensor: versioned, and allowed while a graph holds it
+                self.weight[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
         """An Embedding whose weight is a copy of the 2-D ``embeddings``; ``freeze`` stops it from learning."""
         array = as_array(embeddings)
         if array.ndim != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {array.shape}")
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {array.shape}")
         weight = Parameter(array.copy(), requires_grad=not freeze)
         return cls(array.shape[0], array.shape[1], padding_idx, dtype=array.dtype, _weight=weight)
 

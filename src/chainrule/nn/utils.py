@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from chainrule.errors import ArgumentError
 from chainrule.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -25,7 +26,7 @@ def clip_grad_norm_(
     exploding gradients in backpropagation through time.
     """
     if max_norm < 0:
-        raise ValueError(f"clip_grad_norm_: max_norm must be ≥ 0, got {max_norm}")
+        raise ArgumentError(f"clip_grad_norm_: max_norm must be ≥ 0, got {max_norm}")
     params = _with_grads(parameters)
     if not params:
         return 0.0
@@ -51,7 +52,7 @@ def clip_grad_norm_(
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element into [−clip_value, clip_value]."""
     if clip_value < 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be ≥ 0, got {clip_value}")
+        raise ArgumentError(f"clip_grad_value_: clip_value must be ≥ 0, got {clip_value}")
     for p in _with_grads(parameters):
         c = p.grad.dtype.type(clip_value)
         p.grad = Tensor(p.grad.data.clip(-c, c))

@@ -383,6 +383,7 @@ class Clip(Function):
 
 class Where(Function):
     uses_inputs = False  # backward needs only shapes or what forward saved
+    holds = ("condition",)  # the caller's mask: backward routes by it, so it stays read-only until then
     broadcasts = True
 
     def __init__(self, condition: Any) -> None:

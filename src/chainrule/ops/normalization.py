@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd import saved
 from chainrule.autograd.broadcast import FAST_SUM_DTYPES, array_sum
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
@@ -161,13 +162,19 @@ def batch_norm(
 
 def _update_running(rm: Tensor | None, rv: Tensor | None, mu: Any, biased_var: Any, count: int, momentum: float):
     """In place, on ``.data``: r ← (1 − momentum)·r + momentum·statistic, with the unbiased batch variance."""
+    # A graph may hold a statistic read-only (a user's computation saved it): update it anyway, and bump its
+    # version so that graph refuses the new values.
     if rm is not None:
         c = rm.dtype.type
-        rm.data[...] = c(1 - momentum) * rm.data + c(momentum) * mu.astype(rm.dtype, copy=False)
+        with saved.unlocked("batch_norm", rm.data):
+            rm.data[...] = c(1 - momentum) * rm.data + c(momentum) * mu.astype(rm.dtype, copy=False)
+        rm.bump_version()
     if rv is not None:
         c = rv.dtype.type
         unbiased = biased_var.astype(rv.dtype, copy=False) * c(count / (count - 1))
-        rv.data[...] = c(1 - momentum) * rv.data + c(momentum) * unbiased
+        with saved.unlocked("batch_norm", rv.data):
+            rv.data[...] = c(1 - momentum) * rv.data + c(momentum) * unbiased
+        rv.bump_version()
 
 
 def layer_norm(

@@ -208,14 +208,16 @@ def normalize_dims(op: str, dim: Any, ndim: int) -> tuple[int, ...]:
 # ----- plain arguments: ints, pairs, numbers, flags, choices, dtypes ---------------------------------------------
 
 
-def check_int(op: str, name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``value`` as an int (NumPy ints too, bools not), within [minimum, maximum] when given."""
+def check_int(op: str, name: str, value: Any, minimum: int | None = None, maximum: int | None = None, *,
+              hint: str = "") -> int:
+    """``value`` as an int (NumPy ints too, bools not), within [minimum, maximum] when given. ``hint``, if
+    given, is appended to the message (say how to fix it, e.g. "; hint: ...")."""
     if not _is_int(value):
-        raise ArgumentTypeError(f"{op}: argument '{name}' must be an int, got {describe(value)}")
+        raise ArgumentTypeError(f"{op}: argument '{name}' must be an int, got {describe(value)}{hint}")
     if minimum is not None and value < minimum:
-        raise ArgumentError(f"{op}: argument '{name}' must be ≥ {minimum}, got {value}")
+        raise ArgumentError(f"{op}: argument '{name}' must be ≥ {minimum}, got {value}{hint}")
     if maximum is not None and value > maximum:
-        raise ArgumentError(f"{op}: argument '{name}' must be ≤ {maximum}, got {value}")
+        raise ArgumentError(f"{op}: argument '{name}' must be ≤ {maximum}, got {value}{hint}")
     return int(value)
 
 
@@ -249,29 +251,35 @@ def int_pair(op: str, name: str, value: Any, minimum: int, bound: str | None = N
 
 
 def check_number(op: str, name: str, value: Any, low: float | None = None, high: float | None = None, *,
-                 low_open: bool = False, nan: bool = False) -> float:
-    """A real number (int or float, not bool), optionally within [low, high] (or (low, high] with
-    ``low_open``); NaN only if ``nan``."""
+                 low_open: bool = False, high_open: bool = False, nan: bool = False, finite: bool = False,
+                 hint: str = "") -> float:
+    """A real number (int or float, not bool), optionally within [low, high] (``low_open``, ``high_open``:
+    the bound itself excluded); NaN only if ``nan``, ±inf not if ``finite``. ``hint`` is appended to the message."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentTypeError(f"{op}: argument '{name}' must be a number, got {describe(value)}")
+        raise ArgumentTypeError(f"{op}: argument '{name}' must be a number, got {describe(value)}{hint}")
     value = float(value)
     if math.isnan(value):
         if nan:
             return value
-        expected = f" {_range(low, high, low_open)}" if low is not None or high is not None else ""
-        raise ArgumentError(f"{op}: argument '{name}' must not be NaN (expected a number{expected})")
-    if (low is not None and (value < low or (low_open and value == low))) or (high is not None and value > high):
+        expected = f" {_range(low, high, low_open, high_open)}" if low is not None or high is not None else ""
+        raise ArgumentError(f"{op}: argument '{name}' must not be NaN (expected a number{expected}){hint}")
+    if finite and math.isinf(value):
+        raise ArgumentError(f"{op}: argument '{name}' must be a finite number, got {value:g}{hint}")
+    if ((low is not None and (value < low or (low_open and value == low)))
+            or (high is not None and (value > high or (high_open and value == high)))):
         verb = "lie" if low is not None and high is not None else "be"
-        raise ArgumentError(f"{op}: argument '{name}' must {verb} {_range(low, high, low_open)}, got {value:g}")
+        raise ArgumentError(
+            f"{op}: argument '{name}' must {verb} {_range(low, high, low_open, high_open)}, got {value:g}{hint}"
+        )
     return value
 
 
-def _range(low: float | None, high: float | None, low_open: bool) -> str:
+def _range(low: float | None, high: float | None, low_open: bool, high_open: bool = False) -> str:
     if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if low is not None:
         return f"{'>' if low_open else '≥'} {low:g}"
-    return f"≤ {high:g}"
+    return f"{'<' if high_open else '≤'} {high:g}"
 
 
 def check_bool(op: str, name: str, value: Any) -> bool:

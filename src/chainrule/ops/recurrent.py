@@ -23,8 +23,10 @@ from chainrule import backend
 from chainrule.autograd.engine import grad
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
+from chainrule.errors import ShapeError
 from chainrule.ops.activation import relu, sigmoid, sigmoid_array, tanh
 from chainrule.ops.linalg import linear
+from chainrule.ops.operands import as_tensor, check_choice
 from chainrule.ops.shape import cat, split, stack, unbind
 from chainrule.tensor import Tensor
 
@@ -420,9 +422,33 @@ class GRUSequence(_Sequence):
         return stack(hs), h
 
 
+def _check_sequence(op: str, gates: int, xw: Any, states: dict[str, Any], w_hh: Any, b_hh: Any) -> None:
+    """Refuse, with the argument's name, what the time loop cannot run on: above all a sequence of length 0,
+    which has no last step to give the final state (PyTorch refuses it too)."""
+    xw = as_tensor(op, xw, "xw")
+    if xw.ndim != 3:
+        raise ShapeError(f"{op}: argument 'xw' must be 3-D (L, N, {gates}·H), the input projections of every step, "
+                         f"got shape {xw.shape}")
+    if xw.shape[0] == 0:
+        raise ShapeError(f"{op}: argument 'xw' holds a sequence of length 0 (shape {xw.shape}); expected at least "
+                         f"one time step; hint: drop empty sequences before the loop")
+    w_hh = as_tensor(op, w_hh, "w_hh")
+    hidden = w_hh.shape[-1] if w_hh.ndim == 2 else -1
+    if w_hh.shape != (gates * hidden, hidden):
+        raise ShapeError(f"{op}: argument 'w_hh' must have shape ({gates}·H, H), got {w_hh.shape}")
+    expected = {"xw": (xw.shape[0], xw.shape[1], gates * hidden), "b_hh": (gates * hidden,)}
+    expected.update((name, (xw.shape[1], hidden)) for name in states)
+    for name, value in (("xw", xw), ("b_hh", b_hh), *states.items()):
+        if value is not None and tuple(as_tensor(op, value, name).shape) != expected[name]:
+            raise ShapeError(f"{op}: argument '{name}' must have shape {expected[name]} (L = {xw.shape[0]}, "
+                             f"N = {xw.shape[1]}, H = {hidden}), got {tuple(value.shape)}")
+
+
 def rnn_sequence(xw: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh",
                  reverse: bool = False) -> tuple[Tensor, Tensor]:
     """(out, h_n) of an Elman RNN's time loop over the input projections xw (L, N, H) as one Function."""
+    check_choice("rnn_sequence", "nonlinearity", nonlinearity, ("tanh", "relu"))
+    _check_sequence("rnn_sequence", 1, xw, {"h0": h0}, w_hh, b_hh)
     args = (xw, h0, w_hh) if b_hh is None else (xw, h0, w_hh, b_hh)
     return RNNSequence(nonlinearity, b_hh is not None, reverse)(*args)
 
@@ -430,6 +456,7 @@ def rnn_sequence(xw: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonl
 def lstm_sequence(xw: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
                   reverse: bool = False) -> tuple[Tensor, Tensor, Tensor]:
     """(out, h_n, c_n) of an LSTM's time loop over the input projections xw (L, N, 4H) as one Function."""
+    _check_sequence("lstm_sequence", 4, xw, {"h0": h0, "c0": c0}, w_hh, b_hh)
     args = (xw, h0, c0, w_hh) if b_hh is None else (xw, h0, c0, w_hh, b_hh)
     return LSTMSequence(b_hh is not None, reverse)(*args)
 
@@ -437,5 +464,6 @@ def lstm_sequence(xw: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor
 def gru_sequence(xw: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
                  reverse: bool = False) -> tuple[Tensor, Tensor]:
     """(out, h_n) of a GRU's time loop over the input projections xw (L, N, 3H) as one Function."""
+    _check_sequence("gru_sequence", 3, xw, {"h0": h0}, w_hh, b_hh)
     args = (xw, h0, w_hh) if b_hh is None else (xw, h0, w_hh, b_hh)
     return GRUSequence(b_hh is not None, reverse)(*args)

@@ -30,7 +30,7 @@ from chainrule.ops.operands import (
 from chainrule.tensor import Tensor
 
 __all__ = [
-    "broadcast_to", "cat", "concatenate", "expand", "flatten", "getitem", "pad", "permute", "reshape",
+    "broadcast_to", "cat", "clone", "concatenate", "expand", "flatten", "getitem", "pad", "permute", "reshape",
     "split", "squeeze", "stack", "sum_to", "transpose", "unbind", "unsqueeze",
 ]
 
@@ -65,6 +65,7 @@ def sum_to(x: Any, shape: Sequence[int]) -> Tensor:
 
 class Reshape(Function):
     uses_inputs = False  # backward needs only shapes or what forward saved
+    returns_views = True  # NumPy gives a view where it can: it shares x's version counter
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -75,6 +76,22 @@ class Reshape(Function):
     def backward(self, gy: Tensor) -> Tensor:
         """Reshaping keeps element order, so gx = gy reshaped to x.shape."""
         return reshape(gy, self.x_shape)
+
+
+class Clone(Function):
+    uses_inputs = False  # backward needs only shapes or what forward saved
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = x, copied: gx = gy."""
+        return gy
+
+
+def clone(x: Any) -> Tensor:
+    """A copy of ``x`` in new memory, with its own version counter; gradients flow back to ``x``."""
+    return Clone()(as_tensor("clone", x))
 
 
 def reshape(x: Any, *shape: int | Sequence[int]) -> Tensor:
@@ -98,6 +115,7 @@ def reshape(x: Any, *shape: int | Sequence[int]) -> Tensor:
 
 class Permute(Function):
     uses_inputs = False  # backward needs only shapes or what forward saved
+    returns_views = True  # NumPy gives a view where it can: it shares x's version counter
     def __init__(self, dims: tuple[int, ...]) -> None:
         self.dims = dims
 
@@ -202,6 +220,7 @@ class Concatenate(Function):
 
 class Split(Function):
     uses_inputs = False  # backward needs only shapes or what forward saved
+    returns_views = True  # NumPy gives a view where it can: it shares x's version counter
     def __init__(self, sizes: list[int], dim: int) -> None:
         self.sizes, self.dim = sizes, dim
 
@@ -234,6 +253,7 @@ def _tensor_list(op: str, tensors: Any) -> list[Tensor]:
 
 class Unbind(Function):
     uses_inputs = False  # backward needs only shapes or what forward saved
+    returns_views = True  # NumPy gives a view where it can: it shares x's version counter
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -409,6 +429,7 @@ def _is_basic(index: Any) -> bool:
 
 class GetItem(Function):
     uses_inputs = False  # backward needs only shapes or what forward saved
+    returns_views = True  # NumPy gives a view where it can: it shares x's version counter
     def __init__(self, index: Any) -> None:
         self.index = index
 

@@ -27,6 +27,7 @@ def _xp(x: Any):
 class Embedding(Function):
     """y = W[idx]: rows of the weight W (V, D) selected by integer indices idx of any shape S; y has shape S + (D,)."""
     uses_inputs = False  # backward needs only shapes or what forward saved
+    holds = ("indices",)  # the caller's index array: backward scatters by it, so it stays read-only until then
 
     def __init__(self, indices: Any, padding_idx: int | None) -> None:
         self.indices, self.padding_idx = indices, padding_idx

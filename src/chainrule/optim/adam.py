@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar
+from chainrule.errors import ArgumentTypeError
+from chainrule.ops.operands import check_number, describe
+from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar, check_nonnegative
 from chainrule.tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
 
 
-def _check_adam_args(lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if len(betas) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+def _check_betas(where: str, betas: Any) -> None:
+    """betas = (β₁, β₂), each in [0, 1): a β of 1 never forgets (the bias correction divides by 0)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ArgumentTypeError(f"{where}: argument 'betas' must be a pair (beta1, beta2), got {describe(betas)}; "
+                                f"hint: e.g. betas=(0.9, 0.999)")
+    for i, beta in enumerate(betas):
+        check_number(where, f"betas[{i}]", beta, 0.0, 1.0, high_open=True,
+                     hint=f"; hint: the beta parameter at index {i} is a decay rate below 1, e.g. betas=(0.9, 0.999)")
 
 
 class Adam(Optimizer):
@@ -58,12 +55,16 @@ class Adam(Optimizer):
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        _check_adam_args(lr, betas, eps, weight_decay)
+        betas = tuple(betas) if isinstance(betas, list) else betas  # checked as a pair with the other options
         defaults = {
-            "lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+            "lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
             "maximize": maximize, "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_nonnegative(where, options, "lr", "eps", "weight_decay")
+        _check_betas(where, options["betas"])
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         x = p.data

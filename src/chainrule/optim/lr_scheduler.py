@@ -18,6 +18,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from chainrule.errors import ArgumentError, ArgumentTypeError
+from chainrule.ops.operands import check_choice, check_int, check_number, describe
 from chainrule.optim.optimizer import Optimizer
 
 __all__ = [
@@ -26,16 +28,30 @@ __all__ = [
 ]
 
 
-def _check_optimizer(optimizer: Any) -> None:
+def _check_optimizer(optimizer: Any, scheduler: str = "LRScheduler") -> None:
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        raise ArgumentTypeError(
+            f"{scheduler}: argument 'optimizer' must be an Optimizer, got {describe(optimizer)} "
+            f"({type(optimizer).__name__} is not an Optimizer); hint: build the optimizer first, e.g. "
+            f"{scheduler}(optim.SGD(model.parameters(), lr=0.1), ...)"
+        )
+
+
+def _check_gamma(scheduler: str, gamma: Any) -> float:
+    """A multiplicative decay factor: a finite number ≥ 0 (a negative one would make the lr negative)."""
+    return check_number(scheduler, "gamma", gamma, 0.0, finite=True,
+                        hint="; hint: gamma multiplies the lr at each decay, e.g. 0.1")
+
+
+def _check_epoch_count(scheduler: str, name: str, value: Any) -> int:
+    return check_int(scheduler, name, value, 1, hint=f"; hint: {name} counts epochs (steps), pass an int ≥ 1")
 
 
 def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     """``value`` for each parameter group: a list/tuple of the right length, or one value repeated."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(
+            raise ArgumentError(
                 f"{name} must have the same length as optimizer.param_groups. {name} has {len(value)} values, "
                 f"param_groups has {len(optimizer.param_groups)}."
             )
@@ -58,7 +74,9 @@ class LRScheduler:
     _is_initial: bool = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        _check_optimizer(optimizer)
+        _check_optimizer(optimizer, type(self).__name__)
+        check_int(type(self).__name__, "last_epoch", last_epoch, -1,
+                  hint="; hint: -1 starts a new schedule, n ≥ 0 resumes after epoch n")
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -124,8 +142,9 @@ class StepLR(LRScheduler):
     """lr ← lr·gamma every ``step_size`` epochs: lr_t = base_lr·gamma^⌊t/step_size⌋."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        self.step_size = step_size
-        self.gamma = gamma
+        _check_optimizer(optimizer, "StepLR")
+        self.step_size = _check_epoch_count("StepLR", "step_size", step_size)
+        self.gamma = _check_gamma("StepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -143,8 +162,10 @@ class MultiStepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.milestones = sorted(int(m) for m in milestones)  # a sorted list (PyTorch: a Counter) so JSON keeps it
-        self.gamma = gamma
+        _check_optimizer(optimizer, "MultiStepLR")
+        # a sorted list (PyTorch: a Counter, so their order does not matter) that JSON keeps
+        self.milestones = sorted(_milestones("MultiStepLR", milestones))
+        self.gamma = _check_gamma("MultiStepLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -169,13 +190,15 @@ class LinearLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
-        if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+        _check_optimizer(optimizer, "LinearLR")
+        check_number("LinearLR", "start_factor", start_factor, 0.0, 1.0, low_open=True,
+                     hint="; hint: Starting multiplicative factor expected to be greater than 0 and less or equal to 1")
+        check_number("LinearLR", "end_factor", end_factor, 0.0, 1.0,
+                     hint="; hint: Ending multiplicative factor expected to be between 0 and 1")
         self.start_factor = start_factor
         self.end_factor = end_factor
-        self.total_iters = total_iters
+        # the closed form divides by total_iters
+        self.total_iters = _check_epoch_count("LinearLR", "total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -208,7 +231,8 @@ class ExponentialLR(LRScheduler):
     """lr ← lr·gamma every epoch: lr_t = base_lr·gammaᵗ."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        _check_optimizer(optimizer, "ExponentialLR")
+        self.gamma = _check_gamma("ExponentialLR", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -230,6 +254,12 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer, "CosineAnnealingLR")
+        # T_max is the half period: the schedule divides by it (PyTorch builds T_max=0, then fails at step)
+        check_number("CosineAnnealingLR", "T_max", T_max, 0.0, low_open=True, finite=True,
+                     hint="; hint: T_max is the number of epochs from base_lr down to eta_min, e.g. the epoch count")
+        check_number("CosineAnnealingLR", "eta_min", eta_min, 0.0, finite=True,
+                     hint="; hint: eta_min is the smallest lr, e.g. 0")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -275,27 +305,40 @@ class SequentialLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int], last_epoch: int = -1
     ) -> None:
-        _check_optimizer(optimizer)
+        _check_optimizer(optimizer, "SequentialLR")
+        if not isinstance(schedulers, (list, tuple)):
+            raise ArgumentTypeError(f"SequentialLR: argument 'schedulers' must be a list of schedulers, got "
+                                    f"{describe(schedulers)}")
         if len(schedulers) < 1:
-            raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler.")
+            raise ArgumentError("SequentialLR expects at least one scheduler, but got no scheduler (argument "
+                                "'schedulers').")
         for i, scheduler in enumerate(schedulers):
-            if not hasattr(scheduler, "optimizer"):
-                raise TypeError(f"SequentialLR at index {i} should have `optimizer` as its attribute.")
+            if not isinstance(scheduler, LRScheduler):
+                raise ArgumentTypeError(
+                    f"SequentialLR: schedulers[{i}] must be a scheduler (LRScheduler), got {describe(scheduler)}"
+                )
             if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
+                raise ArgumentError(
                     "SequentialLR does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs "
                     f"to be specified when calling `step`, but got one at index {i} in the given schedulers sequence."
                 )
             if scheduler.optimizer is not optimizer:
-                raise ValueError(
+                raise ArgumentError(
                     f"SequentialLR expects all schedulers to belong to the same optimizer, but got scheduler "
                     f"{type(scheduler).__name__} at index {i} with a different optimizer."
                 )
+        milestones = _milestones("SequentialLR", milestones)
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError(
-                "Sequential Schedulers expects number of schedulers provided to be one more than the number of "
-                f"milestone points, but got number of schedulers {len(schedulers)} and the number of milestones "
-                f"to be equal to {len(milestones)}"
+            raise ArgumentError(
+                "SequentialLR: Sequential Schedulers expects number of schedulers provided to be one more than the "
+                f"number of milestone points, but got number of schedulers {len(schedulers)} and the number of "
+                f"milestones to be equal to {len(milestones)} (argument 'milestones')"
+            )
+        if any(b <= a for a, b in zip(milestones, milestones[1:])) or any(m < 0 for m in milestones):
+            # the scheduler that runs at an epoch is found by bisection: the milestones must be sorted
+            raise ArgumentError(
+                f"SequentialLR: argument 'milestones' must be increasing epochs ≥ 0, got {milestones}; hint: "
+                f"milestone i is the epoch at which schedulers[i + 1] takes over"
             )
         self._schedulers = list(schedulers)
         self._milestones = list(milestones)
@@ -330,6 +373,17 @@ class SequentialLR(LRScheduler):
         self.__dict__.update(copy.deepcopy(state))
         for scheduler, saved in zip(self._schedulers, schedulers, strict=True):
             scheduler.load_state_dict(saved)
+
+
+def _milestones(scheduler: str, milestones: Any) -> list[int]:
+    """Milestone epochs: an iterable of ints."""
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
+        raise ArgumentTypeError(f"{scheduler}: argument 'milestones' must be a list of epochs (ints), got "
+                                f"{describe(milestones)}; hint: e.g. milestones=[30, 80]")
+    values = list(milestones)
+    for m in values:
+        check_int(scheduler, "milestones", m, hint=f"; hint: milestones are epochs, e.g. [30, 80], got {values!r}")
+    return [int(m) for m in values]
 
 
 def _undo_initial_step(scheduler: Any) -> None:
@@ -368,24 +422,25 @@ class OneCycleLR(LRScheduler):
         three_phase: bool = False,
         last_epoch: int = -1,
     ) -> None:
-        _check_optimizer(optimizer)
+        _check_optimizer(optimizer, "OneCycleLR")
         self.optimizer = optimizer
         if total_steps is not None:
-            if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-            self.total_steps = total_steps
+            self.total_steps = _check_epoch_count("OneCycleLR", "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            if not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
-            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
-            self.total_steps = epochs * steps_per_epoch
+            self.total_steps = (_check_epoch_count("OneCycleLR", "epochs", epochs)
+                                * _check_epoch_count("OneCycleLR", "steps_per_epoch", steps_per_epoch))
         else:
-            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-        if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
+            raise ArgumentError("OneCycleLR: You must define either total_steps OR (epochs AND steps_per_epoch); "
+                                "hint: e.g. total_steps=len(loader) * epochs")
+        if not isinstance(pct_start, float):  # PyTorch's rule: a float, so that 1 (all warm-up) is not a typo
+            raise ArgumentTypeError(f"OneCycleLR: Expected float between 0 and 1 pct_start (argument 'pct_start'), "
+                                    f"but got {describe(pct_start)}; hint: e.g. pct_start=0.3")
+        check_number("OneCycleLR", "pct_start", pct_start, 0.0, 1.0,
+                     hint="; hint: pct_start is the fraction of the steps spent raising the lr, e.g. 0.3")
+        check_choice("OneCycleLR", "anneal_strategy", anneal_strategy, ("cos", "linear"))
+        for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            check_number("OneCycleLR", name, value, 0.0, low_open=True, finite=True,
+                         hint=f"; hint: the lr is divided by {name}, e.g. 25")
         self.anneal_strategy = anneal_strategy
         phase1_end = float(pct_start * self.total_steps) - 1
         if three_phase:
@@ -404,7 +459,10 @@ class OneCycleLR(LRScheduler):
                 {"end_step": self.total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
                  "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
             ]
+        _check_phases(self._schedule_phases, self.total_steps, pct_start)
         max_lrs = _per_group("max_lr", optimizer, max_lr)
+        for lr in max_lrs:
+            check_number("OneCycleLR", "max_lr", lr, 0.0, finite=True, hint="; hint: the peak lr, e.g. 0.1")
         if last_epoch == -1:
             for group, group_max_lr in zip(optimizer.param_groups, max_lrs):
                 group["initial_lr"] = group_max_lr / div_factor
@@ -413,7 +471,10 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+                raise ArgumentError(
+                    f"OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` option enabled "
+                    f"({type(optimizer).__name__} has neither); hint: pass cycle_momentum=False"
+                )
             self.use_beta1 = "betas" in optimizer.defaults
             max_momentums = _per_group("max_momentum", optimizer, max_momentum)
             base_momentums = _per_group("base_momentum", optimizer, base_momentum)
@@ -436,8 +497,9 @@ class OneCycleLR(LRScheduler):
     def get_lr(self) -> list[float]:
         step_num = self.last_epoch
         if step_num > self.total_steps:
-            raise ValueError(
-                f"Tried to step {step_num} times. The specified number of total steps is {self.total_steps}"
+            raise ArgumentError(
+                f"OneCycleLR: Tried to step {step_num} times. The specified number of total steps is "
+                f"{self.total_steps}; hint: build it with total_steps (or epochs · steps_per_epoch) covering the run"
             )
         lrs = []
         for group in self.optimizer.param_groups:
@@ -458,6 +520,23 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = momentum
         return lrs
+
+
+def _check_phases(phases: list[dict[str, Any]], total_steps: int, pct_start: float) -> None:
+    """Refuse a schedule that steps into a phase of zero length, where the interpolation divides by zero.
+
+    Only the first phase (step 0 lands in it when it ends at 0) and the last (the final steps land in it
+    whatever its bounds) can be entered with zero length; a middle one of zero length is skipped.
+    """
+    first, last = phases[0], phases[-1]
+    starts = {0: 0.0, len(phases) - 1: phases[-2]["end_step"]}
+    for i, phase in ((0, first), (len(phases) - 1, last)):
+        if phase["end_step"] == starts[i]:
+            raise ArgumentError(
+                f"OneCycleLR: with total_steps={total_steps} and pct_start={pct_start}, phase {i + 1} of the cycle "
+                f"has no steps (it starts and ends at step {starts[i]:g}); hint: use more total_steps or another "
+                f"pct_start"
+            )
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -481,14 +560,19 @@ class ReduceLROnPlateau(LRScheduler):
         min_lr: float | Sequence[float] = 0,
         eps: float = 1e-8,
     ) -> None:
-        if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
-        _check_optimizer(optimizer)
+        check_number("ReduceLROnPlateau", "factor", factor, 0.0, 1.0, high_open=True,
+                     hint="; hint: Factor should be < 1.0 (the lr is multiplied by it at each reduction), e.g. 0.1")
+        _check_optimizer(optimizer, "ReduceLROnPlateau")
+        check_int("ReduceLROnPlateau", "patience", patience)
+        check_int("ReduceLROnPlateau", "cooldown", cooldown)
+        check_number("ReduceLROnPlateau", "threshold", threshold, finite=True)
+        check_number("ReduceLROnPlateau", "eps", eps, finite=True)
         self.factor = factor
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
+                raise ArgumentError(f"ReduceLROnPlateau: expected {len(optimizer.param_groups)} min_lrs (argument "
+                                    f"'min_lr', one per parameter group), got {len(min_lr)}")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -504,9 +588,10 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in ("min", "max"):
-            raise ValueError(f"mode {mode} is unknown!")
+            raise ArgumentError(f"ReduceLROnPlateau: mode {mode!r} is unknown! (argument 'mode': 'min' or 'max')")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+            raise ArgumentError(f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown! (argument "
+                                f"'threshold_mode': 'rel' or 'abs')")
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
         self.threshold = threshold

@@ -16,7 +16,6 @@ parameter, its buffers and its updates stay float32 whatever the hyper-parameter
 from __future__ import annotations
 
 import math
-import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -25,7 +24,9 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.grad_mode import enable_grad
-from chainrule.errors import ChainruleError, ShapeError
+from chainrule.autograd.saved import unlocked
+from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError, DTypeError, ShapeError
+from chainrule.ops.operands import check_number
 from chainrule.tensor import Tensor
 
 __all__ = ["Optimizer", "OptimizerStateError"]
@@ -75,6 +76,45 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _param_list(name: str, arg: str, params: Any) -> list[Any]:
+    """``params`` (an iterable of Tensors or of group dicts) as a list; refuses what has no fixed order."""
+    if isinstance(params, Tensor):
+        raise ArgumentTypeError(
+            f"{name}: params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
+            f"a Tensor; hint: pass [tensor] or model.parameters()"
+        )
+    if isinstance(params, (set, frozenset)):
+        raise ArgumentTypeError(
+            f"{name}: optimizer parameters need to be organized in ordered collections (argument '{arg}' is a "
+            f"set), but the ordering of tensors in sets will change between runs. Please use a list instead."
+        )
+    if isinstance(params, (dict, str, bytes)) or not isinstance(params, Iterable):
+        raise ArgumentTypeError(
+            f"{name}: argument '{arg}' should be an iterable of Tensors or dicts, but got {_type_name(params)}; "
+            f"hint: pass model.parameters(), a list of Tensors, or a list of group dicts"
+        )
+    return list(params)
+
+
+#: What each hyper-parameter is, for the hint of a refusal.
+_MEANING = {
+    "lr": "the learning rate, e.g. 1e-3",
+    "momentum": "the momentum factor, 0 for none",
+    "dampening": "the dampening of the momentum, 0 for none",
+    "weight_decay": "the L2 penalty factor, 0 for none",
+    "eps": "the epsilon term that keeps the division away from zero, e.g. 1e-8",
+    "alpha": "the smoothing constant, e.g. 0.99",
+    "lr_decay": "the learning-rate decay, 0 for none",
+    "initial_accumulator_value": "the starting value of the sum of squares, e.g. 0",
+}
+
+
+def check_nonnegative(where: str, options: Mapping[str, Any], *names: str) -> None:
+    """Each named option: a finite number ≥ 0 (a NaN or infinite one would turn every weight into NaN)."""
+    for name in names:
+        check_number(where, name, options[name], 0.0, finite=True, hint=f"; hint: {name} is {_MEANING[name]}")
+
+
 class Optimizer:
     """Base class of the optimizers: holds the parameter groups and the per-parameter state.
 
@@ -93,17 +133,17 @@ class Optimizer:
     _state_names: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]) -> None:
+        name = type(self).__name__
+        self._check_options(defaults, name)
         self.defaults = defaults
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        if isinstance(params, Tensor):
-            raise TypeError(
-                "params argument given to the optimizer should be an iterable of Tensors or dicts, but got "
-                f"{_type_name(params)}"
-            )
-        param_groups = list(params)
+        param_groups = _param_list(name, "params", params)
         if len(param_groups) == 0:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ArgumentError(
+                f"{name}: optimizer got an empty parameter list (argument 'params'); hint: pass "
+                f"model.parameters() of a model that has parameters, or a list of Tensors with requires_grad=True"
+            )
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for group in param_groups:
@@ -113,42 +153,47 @@ class Optimizer:
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters (a dict with ``'params'`` and optional options), e.g. when unfreezing
         layers during fine-tuning. Options the dict omits take the optimizer's ``defaults``."""
+        name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {_type_name(param_group)}")
+            raise ArgumentTypeError(
+                f"{name}: param_group must be a dict, but got {_type_name(param_group)}; hint: give every group as "
+                f"a dict {{'params': [...], option: value}}, or pass plain Tensors only"
+            )
         if "params" not in param_group:
-            raise ValueError("param_group must have a 'params' entry")
+            raise ArgumentError(f"{name}: param_group must have a 'params' entry, got keys {sorted(param_group)}")
         group = dict(param_group)
         params = group["params"]
-        if isinstance(params, Tensor):
-            params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the ordering of tensors "
-                "in sets will change between runs. Please use a list instead."
-            )
-        else:
-            params = list(params)
+        params = [params] if isinstance(params, Tensor) else _param_list(name, "param_group['params']", params)
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_type_name(p)}")
+                raise ArgumentTypeError(
+                    f"{name}: optimizer can only optimize Tensors, but one of the params is {_type_name(p)}; hint: "
+                    f"pass the model's parameters (cr.Tensor with requires_grad=True)"
+                )
             if not p.is_leaf:
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise ArgumentError(f"{name}: can't optimize a non-leaf Tensor (one computed from others); hint: "
+                                    f"optimize the leaf it came from, or .detach() it and set requires_grad=True")
             if p.dtype.kind != "f":
-                raise TypeError(f"optimizer can only optimize floating-point Tensors, got dtype {p.dtype}")
+                raise DTypeError(f"{name}: optimizer can only optimize floating-point Tensors, got dtype {p.dtype}")
         group["params"] = params
-        for name, default in self.defaults.items():
-            group.setdefault(name, default)
+        for option, default in self.defaults.items():
+            group.setdefault(option, default)
+        self._check_options(group, f"{name} (parameter group {len(self.param_groups)})")
         ids = [id(p) for p in params]
-        if len(ids) != len(set(ids)):
-            warnings.warn(
-                "optimizer contains a parameter group with duplicate parameters; in future, this will cause an "
-                "error.",
-                stacklevel=3,
+        if len(ids) != len(set(ids)):  # it would be updated twice per step
+            raise ArgumentError(
+                f"{name}: optimizer contains a parameter group with duplicate parameters (the same Tensor twice in "
+                f"'params'); hint: list each parameter once"
             )
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if not existing.isdisjoint(ids):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise ArgumentError(f"{name}: some parameters appear in more than one parameter group; hint: list each "
+                                f"parameter in one group only")
         self.param_groups.append(group)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        """Refuse a hyper-parameter outside its range, for the defaults and for every group's own values
+        (a subclass checks its options here; ``where`` names the optimizer, or the group)."""
 
     # ----- gradients and steps -----------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -186,7 +231,11 @@ class Optimizer:
                     )
                 if grad.dtype != p.data.dtype:
                     grad = grad.astype(p.data.dtype)
-                self._update(p, grad, self.state[p], group)
+                if getattr(p.data.flags, "writeable", True):
+                    self._update(p, grad, self.state[p], group)
+                else:  # a live graph saved p (read-only while it holds it): update anyway, the version tells it
+                    with unlocked(f"{type(self).__name__}.step", p.data):
+                        self._update(p, grad, self.state[p], group)
                 p.bump_version()  # an in-place change: a graph still holding the old values will refuse them
         return loss
 
@@ -301,19 +350,23 @@ class Optimizer:
                     converted[name] = self._import(name, value, p)
                 except (TypeError, ValueError) as e:
                     problems.append(f"{where}: {e}")
-        if problems:
-            message = f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems)
-            raise OptimizerStateError(message, problems)
         groups = []
-        for group, saved in zip(self.param_groups, saved_groups):
+        for gi, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             new_group = dict(group)
-            for k, v in saved.items():
+            for k, v in (saved.items() if isinstance(saved, Mapping) else ()):
                 if k == "params":
                     continue
                 if isinstance(group.get(k), tuple) and isinstance(v, list):
                     v = tuple(v)  # JSON turns tuples (betas) into lists
                 new_group[k] = v
+            try:  # a saved lr of NaN or "0.1" would otherwise reach the next step
+                self._check_options(new_group, f"param_groups[{gi}]")
+            except ChainruleError as e:
+                problems.append(str(e))
             groups.append(new_group)
+        if problems:
+            message = f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems)
+            raise OptimizerStateError(message, problems)
         self.param_groups = groups
         self.state = defaultdict(dict, new_state)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar
+from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar, check_nonnegative
 from chainrule.tensor import Tensor
 
 __all__ = ["RMSprop"]
@@ -42,21 +42,14 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
         defaults = {
             "lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay, "momentum": momentum,
             "centered": centered, "maximize": maximize,
         }
         super().__init__(params, defaults)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_nonnegative(where, options, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         x = p.data

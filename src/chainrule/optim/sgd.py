@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, _scalar
+from chainrule.errors import ArgumentError
+from chainrule.optim.optimizer import Optimizer, _scalar, check_nonnegative
 from chainrule.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -54,19 +55,20 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = {
             "lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
             "nesterov": nesterov, "maximize": maximize,
         }
         super().__init__(params, defaults)
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_nonnegative(where, options, "lr", "momentum", "dampening", "weight_decay")
+        if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
+            raise ArgumentError(
+                f"{where}: Nesterov momentum requires a momentum and zero dampening (argument 'nesterov'), got "
+                f"momentum={options['momentum']}, dampening={options['dampening']}; hint: set momentum > 0 and "
+                f"dampening=0, or nesterov=False"
+            )
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         x = p.data
