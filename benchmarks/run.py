@@ -148,9 +148,9 @@ def library_info(framework: str) -> dict[str, Any]:
         for f in sorted(package.rglob("*.py")):
             digest.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
         info["chainrule_source_sha256"] = digest.hexdigest()[:16]  # which kernels were measured (tree may be dirty)
-        from chainrule import kernels
+        from chainrule import compiled
 
-        if kernels.enabled():
+        if compiled.enabled():
             import numba
 
             info["chainrule_kernels"] = f"compiled kernels on (Numba {numba.__version__})"

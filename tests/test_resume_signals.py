@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from chainrule import io
-from chainrule.io.format import temp_files
+from chainrule.io.archive import temp_files
 from chainrule.training import RUN_FILES
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the helper forks one child per case (POSIX)")
@@ -61,7 +61,7 @@ CASES += [(sig, "again-while-saving") for sig in ("SIGINT", "SIGTERM")]  # a sec
 HELPER = textwrap.dedent('''
     import json, os, signal, sys, threading, time, traceback
     import numpy as np
-    import chainrule.io.format as fmt
+    import chainrule.io.archive as fmt
     import chainrule.training as t
     import chainrule.viz.plots as plots
     from chainrule import nn, optim

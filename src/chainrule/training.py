@@ -451,7 +451,7 @@ def _refuse_held_folder(out: Path, force: bool) -> None:
 
 def _prepare_folder(out: Path, replace: bool, log: Callable[[str], None]) -> None:
     """Create the folder; remove what killed writes left of the run's files (and, replacing, the old run)."""
-    from chainrule.io.format import temp_files
+    from chainrule.io.archive import temp_files
 
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from data_helpers import SPLIT_FILES, http_server, idx_bytes, serve, sha256_of, write_split
 
-import chainrule.data.datasets as datasets
+import chainrule.data.mnist as datasets
 from chainrule.data import KMNIST, MNIST, DataError, Digits, FashionMNIST, FileSpec, MissingDependencyError, read_idx
-from chainrule.data.datasets import download_file
+from chainrule.data.mnist import download_file
 from chainrule.errors import ChainruleError
 from chainrule.ops import operands
 

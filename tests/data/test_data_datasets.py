@@ -13,8 +13,8 @@ import pytest
 from data_helpers import SPLIT_FILES, write_idx, write_split
 
 from chainrule.data import KMNIST, MNIST, DataError, DataLoader, DataNotFoundError, FashionMNIST, FileSpec, transforms
-from chainrule.data.datasets import data_home
 from chainrule.data.loader import default_collate
+from chainrule.data.mnist import data_home
 from chainrule.errors import ShapeError
 
 SYSTEM = Path("/usr/share/datasets/fashion-mnist")

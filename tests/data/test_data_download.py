@@ -10,7 +10,7 @@ import pytest
 from data_helpers import SPLIT_FILES, serve, sha256_of, write_idx, write_split
 
 from chainrule.data import MNIST, DataError, DataNotFoundError, FashionMNIST, FileSpec
-from chainrule.data.datasets import download_file
+from chainrule.data.mnist import download_file
 
 
 @pytest.fixture

@@ -162,7 +162,7 @@ def test_missing_file_is_file_not_found(tmp_path):
 
 def test_nothing_is_unpickled():
     root = Path(__file__).resolve().parents[2] / "src" / "chainrule" / "data"
-    for name in ("idx.py", "datasets.py", "dataset.py", "loader.py", "digits.py", "transforms.py"):
+    for name in ("idx.py", "mnist.py", "dataset.py", "loader.py", "digits.py", "transforms.py"):
         source = root / name
         text = source.read_text()
         assert "pickle" not in text.replace("unpickle", ""), source

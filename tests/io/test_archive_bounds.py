@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 import chainrule.io as cio
-import chainrule.io.format as fmt
+import chainrule.io.archive as fmt
 import chainrule.nn as nn
 import chainrule.optim as optim
 from chainrule.errors import ChainruleError
 from chainrule.io import CheckpointError, CheckpointStateError
-from chainrule.io.format import HEADER_KEY
+from chainrule.io.archive import HEADER_KEY
 from chainrule.ops import operands
 
 MB = 1 << 20

@@ -27,7 +27,7 @@ import chainrule.nn as nn
 import chainrule.optim as optim
 from chainrule.errors import ChainruleError
 from chainrule.io import CheckpointError, CheckpointStateError
-from chainrule.io.format import HEADER_KEY
+from chainrule.io.archive import HEADER_KEY
 from chainrule.nn import StateDictError
 from chainrule.optim import lr_scheduler
 

@@ -11,7 +11,7 @@ from helpers import check_grads, check_torch, distinct, noncontiguous, rng
 
 import chainrule as cr
 import chainrule.nn.functional as F  # noqa: N812
-from chainrule import kernels
+from chainrule import compiled
 from chainrule.ops.pool import MaxPool2dScatter
 
 
@@ -115,7 +115,7 @@ def test_max_pool2d_non_contiguous_and_float64():
     check_torch(fn, tfn, [_normal((2, 3, 7, 9), seed=7, dtype=np.float64)])
 
 
-# 2×2 windows of stride 2 have a compiled kernel (chainrule.kernels.pool) when Numba is installed; both it and
+# 2×2 windows of stride 2 have a compiled kernel (chainrule.compiled.pool) when Numba is installed; both it and
 # the NumPy loop are checked against PyTorch and against each other. Input shape, padding, ceil_mode:
 PAIR_CASES = [
     ((2, 3, 8, 8), 0, False),
@@ -138,16 +138,16 @@ def _pair_input(shape, values, seed=0, dtype=np.float32):
     return x
 
 
-KERNELS_OFF = "the compiled kernels are off (Numba not installed, or CHAINRULE_KERNELS=numpy)"
+KERNELS_OFF = "the compiled kernels are off (Numba not installed, or CHAINRULE_COMPILED=0)"
 
 
 @pytest.fixture(params=["compiled", "numpy"])
 def path(request):
     """Run the test with the compiled kernels, then with the NumPy loops."""
     if request.param == "numpy":
-        with kernels.disabled():
+        with compiled.disabled():
             yield request.param
-    elif not kernels.enabled():
+    elif not compiled.enabled():
         pytest.skip(KERNELS_OFF)
     else:
         yield request.param
@@ -181,14 +181,14 @@ def test_max_pool2d_infinite_upstream_gradient_leaves_zeros_elsewhere_like_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_max_pool2d_2x2_compiled_kernel_equals_the_numpy_loop(case, dtype):
     """Bit for bit: values, indices and the input gradient, on ties, NaN and −inf, and a non-contiguous input."""
-    if not kernels.enabled():
+    if not compiled.enabled():
         pytest.skip(KERNELS_OFF)
     shape, pad, ceil = case
     for values in ("normal", "integers", "nan_inf"):
         x0 = noncontiguous(_pair_input(shape, values, seed=1, dtype=dtype))
         results = []
-        for compiled in (True, False):
-            with contextlib.nullcontext() if compiled else kernels.disabled():
+        for use_compiled in (True, False):
+            with contextlib.nullcontext() if use_compiled else compiled.disabled():
                 x = cr.tensor(x0, requires_grad=True)
                 y, idx = F.max_pool2d(x, 2, 2, pad, 1, ceil, return_indices=True)
                 y.backward(cr.tensor(_normal(y.shape, seed=2, dtype=dtype)))

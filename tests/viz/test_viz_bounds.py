@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-import chainrule.io.format as io_format
+import chainrule.io.archive as io_format
 from chainrule.cli import main
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError, DTypeError, ShapeError
 from chainrule.viz import draw, evaluate, explain, explain_conv

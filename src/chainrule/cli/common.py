@@ -261,7 +261,7 @@ def missing_extra(exc: ImportError) -> tuple[str, str] | None:
 def describe(command: str | None, exc: BaseException) -> tuple[str, str, int]:
     """(what, fix, exit status) for an error raised while a command ran."""
     from chainrule.data.idx import DataNotFoundError
-    from chainrule.io.format import CheckpointError
+    from chainrule.io.archive import CheckpointError
 
     if isinstance(exc, CommandError):
         return exc.what, exc.fix, exc.status

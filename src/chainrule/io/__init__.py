@@ -8,8 +8,8 @@ that is not an intact chainrule archive raises ``CheckpointError``. ``save_safet
 (model weights only) need the optional ``safetensors`` package. The format is described in docs/checkpoints.md.
 """
 
+from chainrule.io.archive import FORMAT_VERSION, CheckpointError, atomic_write, load, save
 from chainrule.io.checkpoint import Checkpoint, CheckpointStateError, load_checkpoint, save_checkpoint
-from chainrule.io.format import FORMAT_VERSION, CheckpointError, atomic_write, load, save
 from chainrule.io.safetensors_io import load_safetensors, save_safetensors
 
 __all__ = [

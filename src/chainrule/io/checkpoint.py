@@ -1,7 +1,7 @@
 """Training checkpoints: model, optimizer, scheduler, epoch/step, RNG streams and config in one atomic file.
 
 ``save_checkpoint`` writes everything a resumed run needs in chainrule's pickle-free archive format (see
-``chainrule.io.format`` and docs/checkpoints.md); ``load_checkpoint`` reads it back into a ``Checkpoint`` and,
+``chainrule.io.archive`` and docs/checkpoints.md); ``load_checkpoint`` reads it back into a ``Checkpoint`` and,
 given a model, optimizer, scheduler or generators, restores them. Restoring is all or nothing: every key,
 shape and dtype is checked first, every problem is reported in one ``CheckpointStateError`` naming the file,
 and on any failure nothing is changed.
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.io.format import FORMAT_VERSION, CheckpointError, read_archive, temp_file_target, write_archive
+from chainrule.io.archive import FORMAT_VERSION, CheckpointError, read_archive, temp_file_target, write_archive
 from chainrule.nn.module import IncompatibleKeys, Module, StateDictError
 from chainrule.optim.optimizer import Optimizer, OptimizerStateError
 from chainrule.tensor import Tensor

@@ -13,7 +13,7 @@ from typing import IO, Any
 import numpy as np
 
 from chainrule import backend
-from chainrule.io.format import CheckpointError, atomic_write
+from chainrule.io.archive import CheckpointError, atomic_write
 from chainrule.ops import operands
 from chainrule.tensor import Tensor
 

@@ -9,7 +9,7 @@ import warnings
 
 from chainrule.errors import ArgumentError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
-from chainrule.nn._utils import no_inplace
+from chainrule.nn.arguments import no_inplace
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
-from chainrule.nn._utils import no_inplace
+from chainrule.nn.arguments import no_inplace
 from chainrule.nn.module import Module
 from chainrule.ops.operands import check_number
 from chainrule.tensor import Tensor

@@ -10,7 +10,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn._utils import check_count, empty_parameter
+from chainrule.nn.arguments import check_count, empty_parameter
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
-from chainrule.nn._utils import optional_tensor, reduction_arg
+from chainrule.nn.arguments import optional_tensor, reduction_arg
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 

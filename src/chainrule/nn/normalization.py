@@ -11,7 +11,7 @@ from chainrule import dtypes
 from chainrule.errors import ShapeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn._utils import check_count, empty_parameter
+from chainrule.nn.arguments import check_count, empty_parameter
 from chainrule.nn.module import Module
 from chainrule.ops.operands import check_number, int_tuple
 from chainrule.tensor import Tensor

@@ -29,7 +29,7 @@ import numpy as np
 from chainrule import dtypes
 from chainrule.errors import ArgumentError, ArgumentTypeError, ShapeError
 from chainrule.nn import init
-from chainrule.nn._utils import check_count
+from chainrule.nn.arguments import check_count
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.activation import relu, sigmoid, tanh

@@ -11,7 +11,7 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ArgumentError, ShapeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn._utils import check_count, empty_parameter
+from chainrule.nn.arguments import check_count, empty_parameter
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.operands import check_int

@@ -13,7 +13,7 @@ batch or the output positions, and no window buffer (im2col) is built.
   offset of the winner as a small integer (uint8 for windows of ≤ 256 elements); backward writes gy to those
   positions: for disjoint windows one masked pass per offset (gy where that offset won, else 0), for
   overlapping ones a scatter-add. Ties go to the first maximum in row-major window order, as PyTorch does.
-  2×2 windows of stride 2 run as one compiled pass each way when Numba is installed (``chainrule.kernels``),
+  2×2 windows of stride 2 run as one compiled pass each way when Numba is installed (``chainrule.compiled``),
   tested equal to these loops.
 - avg_pool2d sums the slices and divides by |P|, the divisor PyTorch uses; its backward spreads gy/|P| over
   each window with the same loop and ``+=``.
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import backend, kernels
+from chainrule import backend, compiled
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError, ArgumentTypeError, ResourceError, ShapeError
@@ -265,7 +265,7 @@ class MaxPool2d(Function):
         xpad = w.pad(x, -np.inf)
         k_total = len(w.slices)
         dtype = np.uint8 if k_total <= 256 else np.int16 if k_total <= 32768 else np.int32
-        if _pairs(w) and kernels.available(xpad):  # the loop below in one compiled pass (tests: equal results)
+        if _pairs(w) and compiled.available(xpad):  # the loop below in one compiled pass (tests: equal results)
             y, offset = self._compiled(xpad, dtype)
             if not _ordinary(y):
                 y, offset = self._exact(xpad, dtype)
@@ -305,10 +305,10 @@ class MaxPool2d(Function):
         return y, offset
 
     def _compiled(self, xpad: Any, dtype: Any) -> tuple[Any, Any]:
-        """The fast loop's rule for 2×2 windows of stride 2, in one compiled pass (``chainrule.kernels.pool``)."""
+        """The fast loop's rule for 2×2 windows of stride 2, in one compiled pass (``chainrule.compiled.pool``)."""
         w = self.windows
         y, offset = np.empty(w.out_shape, dtype=xpad.dtype), np.empty(w.out_shape, dtype=dtype)
-        kernels.module("pool").max_pool2d_2x2(
+        compiled.module("pool").max_pool2d_2x2(
             xpad.reshape((-1,) + xpad.shape[-2:]), y.reshape((-1,) + w.out), offset.reshape((-1,) + w.out))
         return y, offset
 
@@ -333,9 +333,9 @@ class MaxPool2dScatter(Function):
     def forward(self, gy):
         w = self.argmax.windows
         xp = backend.get_array_module(gy)
-        if _pairs(w) and kernels.available(gy, self.argmax.offset):  # the masked passes in one compiled pass
+        if _pairs(w) and compiled.available(gy, self.argmax.offset):  # the masked passes in one compiled pass
             gpad = (xp.empty if w.tiles() else xp.zeros)(w.padded_shape, dtype=gy.dtype)
-            kernels.module("pool").max_pool2d_2x2_scatter(
+            compiled.module("pool").max_pool2d_2x2_scatter(
                 xp.ascontiguousarray(gy).reshape((-1,) + w.out), self.argmax.offset.reshape((-1,) + w.out),
                 gpad.reshape((-1,) + w.padded_shape[-2:]))
         elif self.argmax.overlapping():  # an element may win several windows: a 1-D scatter-add sums them

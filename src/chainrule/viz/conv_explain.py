@@ -23,7 +23,7 @@ import numpy as np
 from chainrule.errors import ChainruleError, DTypeError, GradcheckError, ShapeError
 from chainrule.ops.operands import check_int, first_outside
 from chainrule.tensor import Tensor
-from chainrule.viz.format import fmt_number
+from chainrule.viz.values import fmt_number
 
 DEFAULT_X = [
     [1, 2, 0, 1, 2],

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from chainrule.tensor import Tensor
-from chainrule.viz.format import fmt_value, plain
 from chainrule.viz.steps import BackwardWalk, Names, Step
+from chainrule.viz.values import fmt_value, plain
 
 
 class Explanation(list):

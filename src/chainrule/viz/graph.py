@@ -18,8 +18,8 @@ import numpy as np
 
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
 from chainrule.tensor import Tensor
-from chainrule.viz.format import fmt_value, statistics, to_numpy
 from chainrule.viz.steps import BackwardWalk, InputStep, Names, Step, forward_inputs
+from chainrule.viz.values import fmt_value, statistics, to_numpy
 
 SMALL = 4  # tensors with at most this many elements show their values; bigger ones a summary
 

@@ -27,7 +27,7 @@ from chainrule.autograd.broadcast import Add, BroadcastTo, SumTo
 from chainrule.ops import activation as act
 from chainrule.ops import conv, dropout, linalg, loss, pool, reduce, shape
 from chainrule.ops import elementwise as ew
-from chainrule.viz.format import fmt_number, wrap
+from chainrule.viz.values import fmt_number, wrap
 
 DISTRIBUTES, SWAPS, ROUTES, MOVES = "distributes", "swaps", "routes", "moves"
 

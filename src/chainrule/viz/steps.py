@@ -21,8 +21,8 @@ from chainrule import backend
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import BackwardError, DTypeError, ShapeError
 from chainrule.tensor import Tensor, as_array
-from chainrule.viz.format import fmt_value, plain, to_numpy
 from chainrule.viz.local import Context, Local, local_derivatives, op_info
+from chainrule.viz.values import fmt_value, plain, to_numpy
 
 Names = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | Any  # or a Module (its named_parameters)
 

@@ -3,7 +3,7 @@
 Optional: ``pip install "chainrule[fast]"`` installs Numba, and then the ops that have a kernel here use it for
 NumPy arrays. Every kernel has a NumPy reference in ``src/chainrule/ops`` that stays the definition of the result:
 the tests run both on the same inputs and require identical outputs. Set the environment variable
-``CHAINRULE_KERNELS=numpy`` (or use ``with kernels.disabled():``) to run the references everywhere.
+``CHAINRULE_COMPILED=0`` (or use ``with compiled.disabled():``) to run the references everywhere.
 
 Kernels are compiled on first use and cached on disk (Numba's ``cache=True``); they run on one thread and
 release the GIL.
@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["available", "disabled", "enabled", "module"]
 
-_state = {"enabled": os.environ.get("CHAINRULE_KERNELS", "") != "numpy" and
+_state = {"enabled": os.environ.get("CHAINRULE_COMPILED", "1") != "0" and
           importlib.util.find_spec("numba") is not None}
 
 
@@ -51,5 +51,5 @@ def disabled() -> Iterator[None]:
 
 
 def module(name: str) -> ModuleType:
-    """The kernel module ``chainrule.kernels.<name>``, imported (and Numba with it) on first use."""
-    return importlib.import_module(f"chainrule.kernels.{name}")
+    """The kernel module ``chainrule.compiled.<name>``, imported (and Numba with it) on first use."""
+    return importlib.import_module(f"chainrule.compiled.{name}")
