@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 SCALES = ("full", "quick", "smoke")
+SEED = 0  # every process draws inputs and weights from default_rng(SEED): both sides see the same numbers
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # of the Fashion-MNIST training images in [0, 1]
 
@@ -52,7 +53,9 @@ class Framework:
         else:
             import chainrule
             import chainrule.nn.functional
+            import chainrule.workspace
 
+            chainrule.workspace.keep_freed_memory()  # what a training program does: freed memory reused
             self.lib = chainrule
             self.F = chainrule.nn.functional
             self.nn = chainrule.nn
@@ -159,7 +162,7 @@ class Row:
     key: str  # the name for --only
     title: str  # the table's label
     kind: str  # "layer", "e2e" or "memory"
-    target: float | None  # the target ratio (chainrule ÷ PyTorch)
+    target: float | None  # the target ratio (chainrule ÷ PyTorch)
     sizes: dict[str, dict[str, Any]]  # per scale
     build: Callable[..., Any] | None = None  # build(fw, size, state, seed) -> runner
     torch_state: Callable[..., dict[str, np.ndarray]] | None = None  # torch_state(size, seed) -> state dict

@@ -1,0 +1,117 @@
+"""One timed run, start to end: the workers up, the machine and libraries recorded, the GEMM reference, every
+timed row, the memory row, the profiles if asked, the report written."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.suite.machine import machine_info
+from benchmarks.suite.memory import memory_row
+from benchmarks.suite.profiling import profile_rows
+from benchmarks.suite.report import command_line, fmt_load_average, markdown, write_report
+from benchmarks.suite.timing import time_row
+from benchmarks.suite.workers import Worker, WorkerError
+
+
+def _settings(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    return {"threads": args.threads, "pause_s": args.pause, "block_s": args.block, "warmup_s": args.warmup,
+            "rounds": args.rounds or "per row", "seed": seed, "quiet_cores": args.quiet,
+            "max_wait_s": args.max_wait, "wait_budget_s": args.wait_budget}
+
+
+def _failed(r: Any, error: Exception) -> dict[str, Any]:
+    return {"key": r.key, "title": r.title, "kind": r.kind, "target": r.target, "error": str(error)}
+
+
+def _time_rows(rows: list[Any], args: argparse.Namespace, workers: dict[str, Worker], tmp: Path, seed: int,
+               started: float) -> list[dict[str, Any]]:
+    """Every row but the memory row, in order; a failing row is recorded and the workers cleared for the next."""
+    results = []
+    for r in rows:
+        if r.kind == "memory":
+            continue
+        print(f"[{time.perf_counter() - started:6.0f} s] {r.key}: {r.title}", file=sys.stderr, flush=True)
+        try:
+            results.append(time_row(r, args, workers, tmp, seed))
+        except (WorkerError, RuntimeError) as e:
+            print(f"    FAILED: {e}", file=sys.stderr)
+            results.append(_failed(r, e))
+            for w in workers.values():
+                try:
+                    w.call("teardown")
+                except (WorkerError, RuntimeError):
+                    pass
+    return results
+
+
+def _memory_rows(rows: list[Any], args: argparse.Namespace, tmp: Path, started: float) -> list[dict[str, Any]]:
+    results = []
+    for r in rows:
+        if r.kind == "memory":
+            print(f"[{time.perf_counter() - started:6.0f} s] {r.key}: {r.title}", file=sys.stderr, flush=True)
+            try:
+                results.append(memory_row(r, args, tmp))
+            except RuntimeError as e:
+                results.append(_failed(r, e))
+    return results
+
+
+def _profiles(report: dict[str, Any], args: argparse.Namespace, worker: Worker, tmp: Path, out: Path,
+              seed: int) -> dict[str, Any]:
+    """--profile: the rows that missed their target or failed (or every row with ``all``)."""
+    chosen = [row["key"] for row in report["rows"]
+              if args.profile == "all" or row.get("met") is False or "error" in row]
+    timed = {row["key"]: row["chainrule_s"] for row in report["rows"] if "chainrule_s" in row}
+    return profile_rows(chosen, args, worker, tmp, out, timed, seed)
+
+
+def run_suite(args: argparse.Namespace, rows: list[Any], seed: int) -> int:
+    """Time ``rows``, print the Markdown report and write results.md and results.json to ``args.out``."""
+    with tempfile.TemporaryDirectory(prefix="chainrule-bench-") as tmp:  # the initial weights both sides load
+        report = _measure(args, rows, seed, Path(tmp))
+    md = markdown(report)
+    print(md)
+    write_report(report, md, Path(args.out))
+    print(f"wrote {Path(args.out) / 'results.md'} and {Path(args.out) / 'results.json'} "
+          f"({report['duration_s']:.0f} s)", file=sys.stderr)
+    return 0
+
+
+def _measure(args: argparse.Namespace, rows: list[Any], seed: int, tmp: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "command": command_line(), "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "scale": args.scale, "machine": machine_info(), "load_average_start": os.getloadavg(),
+        "settings": _settings(args, seed), "rows": [],
+    }
+    if report["load_average_start"][0] > 0.5:
+        print(f"warning: the machine is busy (load average {fmt_load_average(report['load_average_start'])}): with "
+              "other processes on the cores the timings are noisy, the small-GEMM rows most", file=sys.stderr)
+    workers = {"torch": Worker("torch", args.threads), "chainrule": Worker("chainrule", args.threads)}
+    try:
+        report["libraries"] = {name: w.call("info") for name, w in workers.items()}
+        report["gemm_reference"] = {}
+        for name, w in workers.items():
+            report["gemm_reference"][name] = w.call("gemm", n=1024)
+            time.sleep(args.pause)
+        workers["torch"].call("prepare", rows=[r.key for r in rows], scale=args.scale, dir=str(tmp), seed=seed)
+        report["rows"] += _time_rows(rows, args, workers, tmp, seed, started)
+        report["rows"] += _memory_rows(rows, args, tmp, started)
+        if args.profile:
+            report["profiles"] = _profiles(report, args, workers["chainrule"], tmp, out, seed)
+    finally:
+        for w in workers.values():
+            w.close()
+    report["load_average_end"] = os.getloadavg()
+    report["waited_for_quiet_s"] = args.wait_used
+    report["duration_s"] = time.perf_counter() - started
+    return report
