@@ -52,7 +52,8 @@ def conv_graph():
 
 def pictures() -> dict[str, str]:
     """file name → SVG text, for every picture of the tutorial."""
-    from chainrule.viz import evaluate, to_svg
+    from chainrule.cli.expr import evaluate
+    from chainrule.viz import to_svg
 
     out = {}
     for name, (source, variables) in EXAMPLES.items():

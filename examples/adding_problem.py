@@ -74,7 +74,7 @@ def main() -> None:
         model.rnn.record_hidden_states = True
         out = model(cr.tensor(x))
         curves[kind] = bptt.hidden_gradient_norms(out.sum(), model.rnn.last_hidden_states[0])
-    print("saved", bptt.plot_gradient_norms(curves, args.plot, "‖∂L/∂h_t‖ at initialisation, adding problem"))
+    print("saved", cr.viz.plot_gradient_norms(curves, args.plot, "‖∂L/∂h_t‖ at initialisation, adding problem"))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 ``import chainrule as cr`` gives tensors, differentiable ops, the autograd engine and gradient checking.
 """
 
-from chainrule.tensor import Tensor  # noqa: I001 - Tensor first: everything below builds on it
+import os as _os  # noqa: I001 - the lists below stay compact
+
+from chainrule.tensor import Tensor
 from chainrule import ops
 from chainrule.autograd import (
     AnomalyError, Function, detect_anomaly, enable_grad, grad, gradcheck, gradgradcheck, is_anomaly_enabled,
@@ -17,6 +19,7 @@ from chainrule.dtypes import bool_, float16, float32, float64, int32, int64
 from chainrule.errors import BackwardError, ChainruleError, DTypeError, GradcheckError, ShapeError
 from chainrule.ops import *  # noqa: F403 - the op functions are the public API (cr.exp, cr.matmul, ...)
 from chainrule.ops import __all__ as _ops_all
+from chainrule.ops.tensor_methods import setup_tensor
 
 __version__ = "0.1.0"
 
@@ -28,7 +31,14 @@ __all__ = [
     "rand", "rand_like", "randint", "randn", "randn_like", "set_grad_enabled", "tensor", "zeros", "zeros_like",
     *_ops_all
 ]
-from chainrule import data, io, models, nn, optim, viz  # noqa: E402, F401 - last: they build on everything above
-from chainrule.workspace import keep_freed_memory  # noqa: E402
 
-keep_freed_memory()  # fresh arrays every step: reuse freed memory instead of page-faulting it in again
+# Tensor's operators and op methods (t + u, t.sum(), t.backward()) are installed here, once, now that the ops
+# exist: the one place where Tensor meets the layers built on it (DeZero's setup_variable).
+setup_tensor()
+
+from chainrule import data, io, models, nn, optim, viz  # noqa: E402, F401 - last: they build on everything above
+
+if _os.environ.get("CHAINRULE_MALLOC") == "keep":  # asked for: a process-wide setting, never made unasked
+    from chainrule.workspace import keep_freed_memory
+
+    keep_freed_memory()

@@ -23,11 +23,6 @@ bool_ = np.dtype(np.bool_)
 default_float = float32
 
 
-def is_floating(dtype: np.dtype) -> bool:
-    """True for floating-point dtypes, the only ones that carry gradients."""
-    return np.dtype(dtype).kind == "f"
-
-
 def result_dtype(op: str, *dtypes: np.dtype) -> np.dtype:
     """The dtype of an op over tensors of ``dtypes``; raises if two different float dtypes meet."""
     floats = {d for d in dtypes if d.kind == "f"}

@@ -35,12 +35,15 @@ from typing import Any, cast
 
 import numpy as np
 
-from chainrule import models, nn, optim
+from chainrule import data, io, models, nn, optim, workspace
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.errors import ChainruleError
+from chainrule.io import atomic_write
+from chainrule.io.archive import temp_files
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
+from chainrule.viz import plots
 
 CHECKPOINT = "checkpoint.npz"
 CONFIG_FILE = "config.json"
@@ -221,8 +224,6 @@ EPOCH_SCHEDULES = ("step", "cosine", "onecycle")  # shaped by the total number o
 
 def load_split(config: RunConfig, train: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(images uint8 or float (N, 1, H, W), labels int64 (N,), class names) of one split."""
-    from chainrule import data
-
     limit = config.limit_train if train else config.limit_test
     if config.dataset == "digits":
         images, labels = data.load_digits()
@@ -240,8 +241,6 @@ def load_split(config: RunConfig, train: bool) -> tuple[np.ndarray, np.ndarray, 
 
 
 def class_names(dataset: str) -> list[str]:
-    from chainrule import data
-
     kind = {"fashion-mnist": data.FashionMNIST, "mnist": data.MNIST, "kmnist": data.KMNIST}.get(dataset)
     return list(kind.classes) if kind else [str(i) for i in range(10)]
 
@@ -355,8 +354,6 @@ def saved_config(out_dir: str | os.PathLike[str]) -> RunConfig:
     Raises ``TrainingError`` when there is no checkpoint or its configuration cannot be used, and
     ``CheckpointError`` (chainrule.io) when the file is not an intact checkpoint.
     """
-    from chainrule import io
-
     path = _checkpoint_of(Path(out_dir), "train")
     return RunConfig.from_saved(io.load_checkpoint(path).config, str(path))
 
@@ -384,9 +381,10 @@ def run(
     SIGINT (Ctrl-C) and SIGTERM stop the run at the next step boundary: the exact state is saved and
     ``Interrupted`` (a ``KeyboardInterrupt``) is raised; resuming then gives the same result, bit for bit, as
     an uninterrupted run. ``stop_after_batches`` stops the same way after that many batches (tests).
+    Like every training program, it asks glibc to keep freed memory for the next step
+    (``workspace.keep_freed_memory``; ``CHAINRULE_MALLOC=default`` keeps glibc's defaults).
     """
-    from chainrule import io
-
+    workspace.keep_freed_memory()
     out = Path(out_dir)
     if resume:
         checkpoint = _checkpoint_of(out, "train --resume")
@@ -451,8 +449,6 @@ def _refuse_held_folder(out: Path, force: bool) -> None:
 
 def _prepare_folder(out: Path, replace: bool, log: Callable[[str], None]) -> None:
     """Create the folder; remove what killed writes left of the run's files (and, replacing, the old run)."""
-    from chainrule.io.archive import temp_files
-
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -549,8 +545,6 @@ class _Training:
         return self.out / CHECKPOINT
 
     def save(self) -> None:
-        from chainrule import io
-
         the_run, pos = self.run, self.position
         steps = len(the_run.loader)
         with _writing(self.checkpoint):
@@ -699,8 +693,6 @@ def _progress(total: int, desc: str, show: bool) -> Any:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    from chainrule.io import atomic_write
-
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
@@ -712,17 +704,13 @@ def _write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
     writer.writerows(history)
     _write_atomic(out / "metrics.csv", text.getvalue())
     try:
-        from chainrule.viz.plots import plot_curves
-
-        plot_curves(history, out / "curves.png")
+        plots.plot_curves(history, out / "curves.png")
     except ImportError:
         pass  # matplotlib is an optional extra; the metrics files are written regardless
 
 
 def load_trained(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, RunConfig]:
     """The model of a run directory (or of a checkpoint file), with its weights, in eval mode, and its config."""
-    from chainrule import io
-
     path = _checkpoint_of(Path(run_dir), "load")
     config = RunConfig.from_saved(io.load_checkpoint(path).config, str(path), "load")
     model = models.create(config.model, **_model_kwargs(config))

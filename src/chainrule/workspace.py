@@ -9,8 +9,10 @@ Rules for callers: a buffer is valid until the next request for the same name, s
 temporary and never return a scratch array to the user (copy out of it). Buffers are per thread, NumPy only
 (CuPy has its own memory pool), and at most ``MAX_BYTES`` each; larger requests get a fresh array.
 
-Every other array (an op's output, a gradient) is fresh, so ``keep_freed_memory`` (run when chainrule is
-imported) asks the C library to reuse freed memory instead of handing it back to the system: see there.
+Every other array (an op's output, a gradient) is fresh, so ``keep_freed_memory`` asks the C library to reuse
+freed memory instead of handing it back to the system: see there. Importing chainrule does not call it (a
+library changes no process-wide setting by being imported); the training loop (``chainrule train``) and the
+benchmarks do, and ``CHAINRULE_MALLOC=keep`` in the environment makes ``import chainrule`` do it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 64 << 20
 TRIM_THRESHOLD = 256 << 20
 
+#: True once ``keep_freed_memory`` has changed glibc's settings in this process.
+malloc_tuned = False
+
 
 def keep_freed_memory() -> bool:
     """Let glibc's malloc keep freed memory for the next allocation: blocks under 64 MiB come from the heap (not
@@ -64,10 +69,12 @@ def keep_freed_memory() -> bool:
     A training step allocates and frees the same arrays of a few MiB every step (activations, gradients). With
     glibc's defaults the freed top of the heap is returned to the system and the next step page-faults every
     4 KiB of it again: measured 1.3× the time of a LeNet-5 training step (median 38 ms against 28.5 ms per
-    batch of 128). The price is that up to 256 MiB of freed memory stays with the process. Set the environment
-    variable ``CHAINRULE_MALLOC=default`` to keep glibc's defaults. Returns True when the settings were applied
-    (Linux with glibc only).
+    batch of 128). The price is that up to 256 MiB of freed memory stays with the process, so it is a choice
+    for the program, not for the library: call it once before training (``chainrule train`` does), or set
+    ``CHAINRULE_MALLOC=keep`` to have ``import chainrule`` call it. ``CHAINRULE_MALLOC=default`` keeps glibc's
+    defaults even when it is called. Returns True when the settings were applied (Linux with glibc only).
     """
+    global malloc_tuned
     if os.environ.get("CHAINRULE_MALLOC") == "default" or not sys.platform.startswith("linux"):
         return False
     try:
@@ -76,4 +83,7 @@ def keep_freed_memory() -> bool:
         return False
     if not hasattr(libc, "gnu_get_libc_version"):  # glibc only: other C libraries ignore or reject these
         return False
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    applied = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD,
+                                                                                      TRIM_THRESHOLD))
+    malloc_tuned = malloc_tuned or applied
+    return applied

@@ -117,12 +117,16 @@ WRONG_KIND = [  # a file where a folder is expected and the reverse, options tha
     ["train", "--resume", "{run}", "--force"], ["evaluate", "{run}", "--out", "{file}"],
     ["predict", "{run}", "{empty}"], ["explain", "x * 2", "x=1", "--svg", "{empty}"],
     ["predict", "{run}", "{small}", "--top-k", "11"],
+    ["train", "--data-dir", "{file}", "--dataset", "kmnist", "--model", "mlp"],
+    ["train", "--data-dir", "{missing}", "--dataset", "kmnist", "--model", "mlp"],
+    ["evaluate", "{run}", "--data-dir", "{file}"],
 ]
 
 BAD_EXPRESSIONS = [
     ["explain", "(x + 1", "x=1"], ["explain", "x +* y", "x=1", "y=2"], ["explain", "x", "x=[1,"],
     ["explain", "q = x +; q", "x=1"], ["explain", "x[", "x=[1,2]"], ["explain", "x @ y", "x=[1,2]", "y=[1,2,3]"],
     ["explain", "--conv", "Q=1"], ["explain", "__import__('os')"],
+    ["explain", "x * 2", "x=1e309"], ["explain", "x * 2", "x=[1, -1e309]"], ["explain", "x * 2", "x=" + "9" * 400],
 ]
 
 
@@ -405,6 +409,20 @@ def test_into_head_through_a_shell(tmp_path):
     assert len(result.stdout.splitlines()) == 1
 
 
+def test_a_training_run_piped_into_head_still_trains_to_the_end(tmp_path):
+    """The reader going away drops the progress lines, not the run: its files are its results."""
+    if shutil.which("head") is None or shutil.which("bash") is None:
+        pytest.skip("needs bash and head")
+    command = (f'set -o pipefail; "{sys.executable}" -m chainrule train --model mlp --dataset digits --epochs 3 '
+               f'--limit-train 64 --limit-test 32 --batch-size 32 --quiet --out run | head -1')
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120, env=ENV,
+                            cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    assert len(result.stdout.splitlines()) == 1
+    rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 3
+
+
 def test_the_sanitiser_escapes_control_characters():
     assert clean("a\x1b[31mred\x07\r") == "a\\x1b[31mred\\x07"
     assert clean("two\nlines\t and  spaces") == "two lines and spaces"
@@ -470,3 +488,60 @@ def test_sigterm_stops_the_real_command_with_128_plus_the_signal(tmp_path):
     assert child.returncode == 128 + signal.SIGTERM, err
     assert err.count("\n") == 1 and err.startswith("chainrule train: stopped ")
     assert err.endswith(f"; continue with: chainrule train --resume {out}\n") and "Traceback" not in err
+
+
+def test_ctrl_c_while_the_library_loads_ends_in_one_line(monkeypatch, capsys):
+    """The console script's entry point sits outside the package, so an interrupt during the imports is caught."""
+    import chainrule_command
+
+    class Interrupting:  # an import finder that behaves like a Ctrl-C arriving while chainrule.cli loads
+        def find_spec(self, name, path=None, target=None):
+            if name == "chainrule.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "chainrule.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    assert chainrule_command.main() == 130
+    out, err = capsys.readouterr()
+    assert out == "" and err == "chainrule: stopped while loading\n"
+
+
+def test_ctrl_c_at_any_early_moment_of_the_real_command_leaves_no_traceback(tmp_path):
+    import signal
+    import time
+
+    script = Path(sys.executable).parent / "chainrule"
+    assert script.exists(), "the console script comes with the install"
+    for delay in (0.05, 0.15, 0.3, 0.6, 1.0):
+        child = subprocess.Popen([str(script), "train", "--model", "mlp", "--dataset", "digits", "--epochs", "1000",
+                                  "--out", str(tmp_path / f"run{delay}"), "--quiet"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True, env=ENV)
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        try:
+            _, err = child.communicate(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        assert "Traceback" not in err, (delay, err)
+        assert child.returncode == 128 + signal.SIGINT, (delay, err)
+        assert err.count("\n") == 1, (delay, err)
+
+
+def test_sigterm_after_the_training_loop_still_ends_in_one_line(capsys, tmp_path, monkeypatch):
+    """Outside the training loop's own handlers, SIGTERM is turned into the same one-line stop."""
+    import signal
+
+    import chainrule.cli.train as train_cli
+
+    def terminated_while_loading(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM should have stopped the command")
+
+    monkeypatch.setattr(train_cli, "run_training", terminated_while_loading)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = cli(capsys, "train", "--model", "mlp", "--dataset", "digits", "--out", str(tmp_path / "r"))
+    assert code == 128 + signal.SIGTERM
+    assert err.count("\n") == 1 and err.startswith("chainrule train: stopped")
+    assert signal.getsignal(signal.SIGTERM) is before  # the command put the previous handler back

@@ -122,10 +122,10 @@ def test_cells_match_torch_over_steps(name):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), atol=1e-5, rtol=1e-4, err_msg=n)
 
 
-STEPS = {
-    "RNNCell": lambda xw, state, w_hh, b_hh: nn.rnn.rnn_step(xw, state[0], w_hh, b_hh, "tanh"),
-    "LSTMCell": lambda xw, state, w_hh, b_hh: nn.rnn.lstm_step(xw, state[0], state[1], w_hh, b_hh),
-    "GRUCell": lambda xw, state, w_hh, b_hh: nn.rnn.gru_step(xw, state[0], w_hh, b_hh),
+STEPS = {  # the reference equations of each cell, composed of chainrule ops
+    "RNNCell": lambda xw, state, w_hh, b_hh: rc.rnn_cell_reference(xw, state[0], w_hh, b_hh, "tanh"),
+    "LSTMCell": lambda xw, state, w_hh, b_hh: rc.lstm_cell_reference(xw, state[0], state[1], w_hh, b_hh),
+    "GRUCell": lambda xw, state, w_hh, b_hh: rc.gru_cell_reference(xw, state[0], w_hh, b_hh),
 }
 
 
@@ -189,7 +189,7 @@ def test_lstm_keeps_gradients_alive_longer_than_tanh_rnn(tmp_path):
         curves[name] = bptt.hidden_gradient_norms(out[-1].sum(), model.last_hidden_states[0])
     ratio = {k: v[0] / v[-1] for k, v in curves.items()}
     assert ratio["LSTM"] > 100 * ratio["tanh RNN"], ratio
-    path = bptt.plot_gradient_norms(curves, tmp_path / "bptt.png")
+    path = cr.viz.plot_gradient_norms(curves, tmp_path / "bptt.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -223,15 +223,15 @@ def test_rnn_errors_name_the_module_and_shapes():
         nn.RNN(5, 4, nonlinearity="sigmoid")
 
 
-FUSED = {
+FUSED = {  # per mode: the fused cell, the reference composition, the number of gate blocks
     "rnn_tanh": (lambda xw, s, w, b: (rc.rnn_cell(xw, s[0], w, b, "tanh"),),
-                 lambda xw, s, w, b: (nn.rnn.rnn_step(xw, s[0], w, b, "tanh"),), 1),
+                 lambda xw, s, w, b: (rc.rnn_cell_reference(xw, s[0], w, b, "tanh"),), 1),
     "rnn_relu": (lambda xw, s, w, b: (rc.rnn_cell(xw, s[0], w, b, "relu"),),
-                 lambda xw, s, w, b: (nn.rnn.rnn_step(xw, s[0], w, b, "relu"),), 1),
+                 lambda xw, s, w, b: (rc.rnn_cell_reference(xw, s[0], w, b, "relu"),), 1),
     "lstm": (lambda xw, s, w, b: rc.lstm_cell(xw, s[0], s[1], w, b),
-             lambda xw, s, w, b: nn.rnn.lstm_step(xw, s[0], s[1], w, b), 4),
+             lambda xw, s, w, b: rc.lstm_cell_reference(xw, s[0], s[1], w, b), 4),
     "gru": (lambda xw, s, w, b: (rc.gru_cell(xw, s[0], w, b),),
-            lambda xw, s, w, b: (nn.rnn.gru_step(xw, s[0], w, b),), 3),
+            lambda xw, s, w, b: (rc.gru_cell_reference(xw, s[0], w, b),), 3),
 }
 
 
@@ -278,14 +278,27 @@ SEQUENCES = {  # the sequence Function of each mode, and its number of gate bloc
 }
 
 
+def unroll(name, step, reverse, xw, h, *rest):
+    """The time loop of ``sequence``'s Function as one ``step`` (a FUSED entry) per time step: (out, final state)."""
+    c, (w, *b) = (rest[0], rest[1:]) if name == "lstm" else (None, rest)
+    state, hs = (h, c), [None] * xw.shape[0]
+    for t in (range(xw.shape[0] - 1, -1, -1) if reverse else range(xw.shape[0])):
+        state = step(xw[t], state, w, b[0] if b else None)
+        hs[t] = state[0]
+    return (cr.stack(hs), *(s for s in state if s is not None))
+
+
 @pytest.mark.parametrize("name", SEQUENCES)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_sequence_functions_equal_the_unrolled_cells_and_gradcheck(name, bias, reverse):
+@pytest.mark.parametrize("cells", ["fused", "reference"])
+def test_sequence_functions_equal_the_unrolled_cells_and_gradcheck(name, bias, reverse, cells):
     """A whole time loop as one Function (what the layers run) gives the outputs, final states and gradients of
-    the same steps run as one fused cell per step, in either direction; its array backward (one weight GEMM over
-    all steps) and its create_graph route agree, and it passes gradcheck and gradgradcheck."""
+    the same steps run one cell per step (the fused cells, and the reference compositions), in either direction;
+    its array backward (one weight GEMM over all steps) and its differentiable backward (create_graph) agree, and
+    it passes gradcheck and gradgradcheck."""
     make, gates = SEQUENCES[name]
+    step = FUSED[name][0 if cells == "fused" else 1]
     r = rng(12)
     length, batch, hidden = 4, 2, 3
     xw = cr.tensor(away(r, (length, batch, gates * hidden)), requires_grad=True)
@@ -298,7 +311,7 @@ def test_sequence_functions_equal_the_unrolled_cells_and_gradcheck(name, bias, r
     def fn(*args):
         return make(bias, reverse)(*args)
 
-    outs, reference = fn(*leaves), make(bias, reverse).unroll(*leaves)
+    outs, reference = fn(*leaves), unroll(name, step, reverse, *leaves)
     assert len(outs) == len(reference) == (3 if name == "lstm" else 2)
     for a, e in zip(outs, reference):
         np.testing.assert_allclose(a.numpy(), e.numpy(), rtol=1e-12, atol=1e-14)
@@ -309,9 +322,50 @@ def test_sequence_functions_equal_the_unrolled_cells_and_gradcheck(name, bias, r
     for gf, ge, gg in zip(fast, expected, graph_route):
         np.testing.assert_allclose(gf.numpy(), ge.numpy(), rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(gg.numpy(), ge.numpy(), rtol=1e-12, atol=1e-14)
+    if cells == "reference":  # the checks below do not depend on what the Function is compared with
+        return
     assert cr.gradcheck(fn, leaves)
-    if bias:  # second order through the create_graph route (the unrolled cells); once per mode and direction
+    if bias:  # second order through the differentiable backward; once per mode and direction
         assert cr.gradgradcheck(fn, leaves)
+
+
+@pytest.mark.parametrize("mode", MODULES)
+def test_backward_through_only_the_final_state_of_a_layer(mode):
+    """A caller may keep only h_n (and c_n): the time loop's backward does not need its output sequence alive."""
+    model, tmodel = _pair(mode, dict(num_layers=1), dtype=torch.float64)
+    x0 = rng(13).standard_normal((5, 2, IN))
+    final = model(cr.tensor(x0))[1]  # the output sequence is dropped at once
+    tfinal = tmodel(torch.tensor(x0))[1]
+    h_n, th_n = (final[0], tfinal[0]) if mode == "LSTM" else (final, tfinal)
+    (h_n * h_n).sum().backward()
+    (th_n * th_n).sum().backward()
+    for (n, p), (_, tp) in zip(model.named_parameters(), tmodel.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=n)
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+def test_differentiable_sequence_backward_runs_inside_the_one_walk(name, monkeypatch):
+    """create_graph through a time loop is one walk of the engine: the Function's backward composes ops itself
+    and does not start a second backward pass of its own."""
+    from chainrule.autograd import engine
+
+    walks = []
+    real_walk = engine.walk
+
+    def counting_walk(*args, **kwargs):
+        walks.append(1)
+        return real_walk(*args, **kwargs)
+
+    make, gates = SEQUENCES[name]
+    r = rng(14)
+    xw = cr.tensor(r.standard_normal((3, 2, gates * 2)), requires_grad=True)
+    states = [cr.tensor(r.standard_normal((2, 2))) for _ in range(2 if name == "lstm" else 1)]
+    w = cr.tensor(r.standard_normal((gates * 2, 2)), requires_grad=True)
+    out = make(False, False)(xw, *states, w)[0]
+    monkeypatch.setattr(engine, "walk", counting_walk)
+    g_xw, g_w = cr.grad([out.sum()], [xw, w], create_graph=True)
+    assert len(walks) == 1
+    assert g_xw.requires_grad and g_w.requires_grad
 
 
 def away(r, shape):
@@ -349,3 +403,19 @@ def _graph_functions(outputs):
             seen.add(fn)
             stack.extend(x.creator for x in fn.inputs if x.creator is not None)
     return {type(fn).__name__ for fn in seen}
+
+
+@pytest.mark.parametrize("mode", MODULES)
+def test_anomaly_mode_runs_the_differentiable_backward_with_the_same_gradients(mode):
+    """detect_anomaly takes the differentiable backward of the time loops (no graph is recorded then): it gives
+    the array route's gradients."""
+    grads = []
+    for anomaly in (False, True):
+        model, _ = _pair(mode, dict(num_layers=1, bidirectional=True), dtype=torch.float64)
+        x = cr.tensor(rng(15).standard_normal((4, 2, IN)), requires_grad=True)
+        with cr.detect_anomaly(anomaly):
+            out = _flat(model(x))
+            sum(((o * o).sum() for o in out), cr.tensor(0.0, dtype=np.float64)).backward()
+        grads.append([x.grad.numpy()] + [p.grad.numpy() for p in model.parameters()])
+    for a, e in zip(*grads):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-14)

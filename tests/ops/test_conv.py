@@ -191,10 +191,10 @@ def test_float32_stays_float32():
 def test_batch_chunking_gives_the_same_numbers(case, monkeypatch):
     """Convolutions run in batch chunks sized to the cache; with tiny chunks (one image each) the results and
     every gradient still equal PyTorch's, for conv2d and conv_transpose2d."""
-    import chainrule.ops.conv as conv
+    import chainrule.ops.conv_layout as layout
 
-    monkeypatch.setattr(conv, "COL_BYTES", 1)
-    monkeypatch.setattr(conv, "COL_BYTES_FEW_FILTERS", 1)
+    monkeypatch.setattr(layout, "COL_BYTES", 1)
+    monkeypatch.setattr(layout, "COL_BYTES_FEW_FILTERS", 1)
     _, _, s, p, d, g = case
     check_torch(  # atol: the weight gradient (entries up to ~50) is summed image by image in float32
         lambda x, w, b: F.conv2d(x, w, b, s, p, d, g), lambda x, w, b: TF.conv2d(x, w, b, s, p, d, g),

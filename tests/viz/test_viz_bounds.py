@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 import chainrule as cr
 import chainrule.io.archive as io_format
 from chainrule.cli import main
+from chainrule.cli.expr import FUNCTIONS, MAX_DEPTH, ExpressionError, evaluate, parse_binding
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError, DTypeError, ShapeError
-from chainrule.viz import draw, evaluate, explain, explain_conv
+from chainrule.viz import draw, explain, explain_conv
 from chainrule.viz.conv_explain import MAX_PADDING, MAX_SIDE, MAX_STRIDE
-from chainrule.viz.expr import FUNCTIONS, MAX_DEPTH, ExpressionError, parse_binding
 
 # ----- files are written to a temporary name and renamed -------------------------------------------------------
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.viz import backward_steps, evaluate, explain
+from chainrule.cli.expr import evaluate
+from chainrule.viz import backward_steps, explain
 
 
 def leaf(value, name):

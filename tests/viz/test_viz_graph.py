@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.viz import build_graph, draw, evaluate, to_dot, to_svg
+from chainrule.cli.expr import evaluate
+from chainrule.viz import build_graph, draw, to_dot, to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -12,6 +12,10 @@ Memory. A Function holds its inputs strongly and its outputs weakly. While a Fun
 engine holds the output tensors that were sent gradients, so rules such as d exp(x) = exp(x)·dx can use
 them. Without ``retain_graph`` each Function is released right after its backward runs.
 
+One walk. ``walk`` is the loop, as a generator of one ``Visit`` per Function (its upstream and downstream
+gradients); ``backward``, ``grad`` and the step-by-step views of ``chainrule.viz`` all consume it and differ only
+in where the gradients that reach the leaves go.
+
 No recursion anywhere: a chain of 100,000 operations backpropagates in a loop.
 """
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chainrule import backend
@@ -47,7 +51,9 @@ def backward(
     """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into the leaves' ``.grad``."""
     roots = _as_list(tensors)
     grads = _root_grads("backward", roots, grad_tensors)
-    _run(roots, grads, retain_graph, create_graph, capture=None)
+    deliver = _accumulate_into_leaves(grads, create_graph)
+    for _ in walk(roots, grads, deliver, retain_graph=_retain(retain_graph, create_graph), create_graph=create_graph):
+        pass
 
 
 def grad(
@@ -75,7 +81,15 @@ def grad(
     if grad_outputs is not None and not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
     grads = _root_grads("grad", roots, grad_outputs)
-    captured = _run(roots, grads, retain_graph, create_graph, capture=wrt)
+    captured: dict[int, Tensor] = {}
+    anomaly = is_anomaly_enabled()
+
+    def deliver(x: Tensor, g: Tensor) -> None:
+        captured[id(x)] = accumulate(captured.get(id(x)), g, x, create_graph, anomaly)
+
+    for _ in walk(roots, grads, deliver, retain_graph=_retain(retain_graph, create_graph), create_graph=create_graph,
+                  capture=wrt):
+        pass
     result = []
     for i, x in enumerate(wrt):
         g = captured.get(id(x))
@@ -86,6 +100,11 @@ def grad(
             )
         result.append(g)
     return tuple(result)
+
+
+def _retain(retain_graph: bool | None, create_graph: bool) -> bool:
+    """retain_graph defaults to create_graph (PyTorch's rule): a graph of the gradients still needs the graph."""
+    return create_graph if retain_graph is None else retain_graph
 
 
 def _as_list(tensors: TensorOrTensors) -> list[Tensor]:
@@ -148,27 +167,111 @@ def _released_error(fn: Function) -> BackwardError:
     )
 
 
-def _run(
+class Visit:
+    """One node of the backward pass as ``walk`` yields it, after its rule has run.
+
+    ``upstream[i]``: the gradient output i received, summed over its consumers (None: nothing reached it);
+    ``downstream[j]``: what the rule returned for input j (None: not needed); ``outputs[i]``: output i while the
+    node is visited, if it received a gradient (the engine holds those alive for the rule), else None.
+    """
+
+    __slots__ = ("function", "upstream", "downstream", "outputs")
+
+    def __init__(self, function: Function, upstream: list[Tensor | None], downstream: list[Tensor | None],
+                 outputs: list[Tensor | None]) -> None:
+        self.function, self.upstream, self.downstream, self.outputs = function, upstream, downstream, outputs
+
+
+def walk(
     roots: list[Tensor],
     root_grads: list[Tensor],
-    retain_graph: bool | None,
-    create_graph: bool,
-    capture: list[Tensor] | None,
-) -> dict[int, Tensor]:
-    if retain_graph is None:
-        retain_graph = create_graph
+    deliver: Callable[[Tensor, Tensor], None],
+    *,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    capture: list[Tensor] | None = None,
+    freed: Callable[[Function], Exception] | None = None,
+) -> Iterator[Visit]:
+    """The backward pass as a generator: one ``Visit`` per Function, in the order the engine runs them.
+
+    ``backward``, ``grad`` and the step-by-step views all consume this walk, so they cannot disagree on the order
+    or on the gradients. Each Function's rule runs (under grad mode ``create_graph``, never across a yield) when
+    it is popped, and its gradients are sent on before the visit is yielded; without ``retain_graph`` the
+    Function is released when the consumer asks for the next one.
+
+    ``deliver(x, g)`` receives every gradient that reaches a tensor where the walk stops: a leaf, or, with
+    ``capture`` (``grad``'s inputs), a captured tensor; with ``capture`` only the Functions on a path from a root
+    to a captured tensor are run. Pieces arrive one at a time, so a tensor used k times gets k calls
+    (``accumulate`` sums them the way the walk sums upstream gradients). ``freed(fn)`` makes the error for a
+    Function an earlier backward released.
+    """
+    capture_ids = {id(x) for x in capture} if capture is not None else None
+    needed = _needed_functions(roots, capture_ids) if capture_ids is not None else None
+    freed = freed or _released_error
     pending: dict[Function, list[Tensor | None]] = {}  # gradients received per output of each waiting Function
     alive: dict[Function, list[Tensor | None]] = {}  # its outputs, kept alive until it has run
     heap: list[tuple[int, int, Function]] = []
     order = itertools.count()
-    captured: dict[int, Tensor] = {}
-    capture_ids = {id(x) for x in capture} if capture is not None else set()
-    needed = _needed_functions(roots, capture_ids) if capture is not None else None
+    anomaly = is_anomaly_enabled()
 
-    # A leaf's .grad must own its memory (an optimizer or the user may change it in place). A gradient array
-    # that a backward rule made for this pass is handed over as it is; a view, the caller's root gradient, or
-    # an array already handed to another leaf (add passes one gradient to both inputs) is copied.
+    def send(x: Tensor, g: Tensor) -> None:
+        fn = x.creator
+        if capture_ids is not None:  # grad(): capture, and go on only towards captured tensors
+            if id(x) in capture_ids:
+                deliver(x, g)
+            if fn is None or fn not in needed:
+                return
+        elif fn is None:  # backward(): the leaves collect
+            deliver(x, g)
+            return
+        if fn.released:
+            raise freed(fn)
+        slots = pending.get(fn)
+        if slots is None:
+            slots = pending[fn] = [None] * len(fn.outputs)
+            alive[fn] = [None] * len(fn.outputs)
+            heapq.heappush(heap, (-fn.generation, next(order), fn))
+        i = x.output_index
+        slots[i] = accumulate(slots[i], g, x, create_graph, anomaly)
+        alive[fn][i] = x
+
+    with set_grad_enabled(create_graph):
+        for root, g in zip(roots, root_grads):
+            send(root, g)
+    while heap:
+        fn = heapq.heappop(heap)[2]
+        outputs = alive.pop(fn)  # held so that fn.output() works inside backward
+        upstream = pending.pop(fn)
+        with set_grad_enabled(create_graph):
+            downstream = fn.run_backward(upstream)
+            for x, gx in zip(fn.inputs, downstream):
+                if gx is not None:
+                    send(x, gx)
+        yield Visit(fn, upstream, downstream, outputs)
+        if not retain_graph:
+            fn.release()
+
+
+def accumulate(total: Tensor | None, g: Tensor, x: Tensor, create_graph: bool, anomaly: bool) -> Tensor:
+    """total + g, the gradient pieces that reached ``x``: differentiable with ``create_graph``, checked in anomaly
+    mode (finite pieces can overflow when summed; each rule's own result was checked already)."""
+    if total is None:
+        return g
+    result = add(total, g) if create_graph else Tensor(total.data + g.data)
+    if anomaly:
+        check_sum(x, total.data, g.data, result.data)
+    return result
+
+
+def _accumulate_into_leaves(root_grads: list[Tensor], create_graph: bool) -> Callable[[Tensor, Tensor], None]:
+    """``backward``'s sink: each gradient that reaches a leaf is added into its ``.grad``.
+
+    A leaf's .grad must own its memory (an optimizer or the user may change it in place). A gradient array that
+    a backward rule made for this pass is handed over as it is; a view, the caller's root gradient, or an array
+    already handed to another leaf (add passes one gradient to both inputs) is copied.
+    """
     handed = {id(g.data) for g in root_grads}
+    anomaly = is_anomaly_enabled()
 
     def owned(array: Any) -> Any:
         if array.base is not None or id(array) in handed:
@@ -176,52 +279,13 @@ def _run(
         handed.add(id(array))
         return array
 
-    anomaly = is_anomaly_enabled()
-
-    def accumulate(total: Tensor | None, g: Tensor, x: Tensor) -> Tensor:
-        if total is None:
-            return g
-        result = add(total, g) if create_graph else Tensor(total.data + g.data)
-        if anomaly:  # finite parts can overflow when summed: each rule's own result was checked already
-            check_sum(x, total.data, g.data, result.data)
-        return result
-
-    def send(x: Tensor, g: Tensor) -> None:
-        fn = x.creator
-        if needed is not None:  # grad(): capture, and go on only towards captured tensors
-            if id(x) in capture_ids:
-                captured[id(x)] = accumulate(captured.get(id(x)), g, x)
-            if fn is None or fn not in needed:
-                return
-        elif fn is None:  # backward(): leaves collect into .grad, owning their memory
-            if x.requires_grad:
-                with _accumulation_lock:
-                    if x.grad is None:
-                        x.grad = g if create_graph else Tensor(owned(g.data))
-                    else:
-                        x.grad = accumulate(x.grad, g, x)
+    def deliver(x: Tensor, g: Tensor) -> None:
+        if not x.requires_grad:
             return
-        if fn.released:
-            raise _released_error(fn)
-        slots = pending.get(fn)
-        if slots is None:
-            slots = pending[fn] = [None] * len(fn.outputs)
-            alive[fn] = [None] * len(fn.outputs)
-            heapq.heappush(heap, (-fn.generation, next(order), fn))
-        i = x.output_index
-        slots[i] = accumulate(slots[i], g, x)
-        alive[fn][i] = x
+        with _accumulation_lock:
+            if x.grad is None:
+                x.grad = g if create_graph else Tensor(owned(g.data))
+            else:
+                x.grad = accumulate(x.grad, g, x, create_graph, anomaly)
 
-    with set_grad_enabled(create_graph):
-        for root, g in zip(roots, root_grads):
-            send(root, g)
-        while heap:
-            fn = heapq.heappop(heap)[2]
-            outputs = alive.pop(fn)  # noqa: F841 - held so that fn.output() works inside backward
-            gxs = fn.run_backward(pending.pop(fn))
-            for x, gx in zip(fn.inputs, gxs):
-                if gx is not None:
-                    send(x, gx)
-            if not retain_graph:
-                fn.release()
-    return captured
+    return deliver

@@ -8,6 +8,12 @@ A subclass writes two methods (DeZero's split):
   input. Because it is written in differentiable ops, running it with ``create_graph=True`` records a graph
   of the backward pass itself, so gradients of gradients come for free.
 
+It may also write a fast route (PyTorch's ``once_differentiable``): ``fast_backward(*grad_outputs: array)``,
+the same result as ``backward`` computed on raw arrays, with no Tensors and no graph. ``run_backward`` alone
+decides which one runs: the fast route when no graph of the backward pass is being recorded (grad mode off,
+which the engine sets unless ``create_graph``) and anomaly mode is off; ``backward`` otherwise. ``backward``
+stays the definition of the result; tests/autograd/test_fast_routes.py holds every fast route equal to it.
+
 The base class owns everything an op author should not repeat (MyGrad's lesson):
 
 - graph recording only when grad mode is on and some input requires grad;
@@ -48,14 +54,30 @@ class Function:
     holds: tuple[str, ...] = ()  # attributes whose arrays forward saved from the caller: read-only like inputs
     generation = 0  # 1 + the largest generation among the inputs' creators; backward runs highest first
     released = False  # True once a backward without retain_graph has freed what this node saved
+    fast_route = False  # True for a class that defines ``fast_backward`` (set when the subclass is created)
 
     inputs: tuple[Tensor, ...]
     outputs: tuple[weakref.ref[Tensor], ...]
     needs_input_grad: tuple[bool, ...]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.fast_route = cls.fast_backward is not Function.fast_backward
+
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    @classmethod
+    def has_fast_backward(cls) -> bool:
+        """True when the class declares a fast route (``fast_backward``)."""
+        return cls.fast_route
+
+    @staticmethod
+    def records(inputs: tuple[Tensor, ...] | list[Tensor]) -> bool:
+        """True when calling a Function on ``inputs`` now records a node of the graph (grad mode is on and some
+        input requires grad): what a forward may ask to decide what to keep for backward."""
+        return is_grad_enabled() and any(x.requires_grad for x in inputs)
 
     def __call__(self, *inputs: Tensor) -> Any:
         arrays = [x._data for x in inputs]
@@ -67,7 +89,7 @@ class Function:
         if checks_forward():
             self.created_at = user_frame()
             check_forward(self.name, arrays, [out._data for out in outputs], self.created_at)
-        if is_grad_enabled() and any(x.requires_grad for x in inputs):
+        if self.records(inputs):
             self.inputs = inputs
             self.saved_versions = tuple(x._version[0] for x in inputs)
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
@@ -106,6 +128,11 @@ class Function:
     def backward(self, *gys: Tensor) -> Any:
         raise NotImplementedError(f"{self.name} has no backward rule")
 
+    def fast_backward(self, *gys: Any) -> Any:
+        """Optional: ``backward``'s result on arrays (an array or None per input), for when no graph of the
+        backward pass is recorded. A subclass that defines it gets ``fast_route = True``."""
+        raise NotImplementedError(f"{self.name} has no fast backward route")
+
     def output(self, index: int = 0) -> Tensor:
         """Output ``index`` as a Tensor in the graph (for rules such as d exp(x) = exp(x) dx)."""
         out = self.outputs[index]()
@@ -126,24 +153,28 @@ class Function:
                     raise _modified(self, f"output {i}", out, saved_version)
 
     def run_backward(self, grad_outputs: list[Tensor | None]) -> list[Tensor | None]:
-        """Call ``backward`` and return one checked gradient (or None) per input, each of its input's shape."""
+        """Run this node's backward rule and return one checked gradient (or None) per input, each of its input's
+        shape: ``fast_backward`` on arrays when the class has one and no graph of the backward pass is being
+        recorded (not ``create_graph``) and anomaly mode is off, else the differentiable ``backward``."""
         self.check_versions()
-        gys = []
-        for g, (shape, dtype) in zip(grad_outputs, self.output_specs):
-            if g is None:
-                xp = backend.get_array_module(self.inputs[0].data)
-                g = Tensor(xp.zeros(shape, dtype=dtype))
-            gys.append(g)
-        if is_anomaly_enabled():
-            with backward_rule():
-                gxs = self.backward(*gys)
+        anomaly = is_anomaly_enabled()
+        if self.fast_route and not anomaly and not is_grad_enabled():
+            rule = "fast_backward"
+            arrays = [self._zeros(i) if g is None else g._data for i, g in enumerate(grad_outputs)]
+            gxs = self._wrap(self.fast_backward(*arrays))
         else:
-            gxs = self.backward(*gys)
+            rule = "backward"
+            gys = [Tensor(self._zeros(i)) if g is None else g for i, g in enumerate(grad_outputs)]
+            if anomaly:
+                with backward_rule():
+                    gxs = self.backward(*gys)
+            else:
+                gxs = self.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
         if len(gxs) != len(self.inputs):
             raise BackwardError(
-                f"{self.name}.backward returned {len(gxs)} gradients for {len(self.inputs)} inputs"
+                f"{self.name}.{rule} returned {len(gxs)} gradients for {len(self.inputs)} inputs"
             )
         result: list[Tensor | None] = []
         for i, (x, gx, needed) in enumerate(zip(self.inputs, gxs, self.needs_input_grad)):
@@ -156,22 +187,43 @@ class Function:
                 )
             if gx.shape != x.shape:
                 if self.broadcasts and is_broadcast_of(gx.shape, x.shape):
-                    gx = broadcast.sum_to(gx, x.shape)
+                    # Deferred: SumTo is itself a Function, so broadcast.py imports this module, not the reverse.
+                    from chainrule.autograd.broadcast import sum_to
+
+                    gx = sum_to(gx, x.shape)
                 else:
                     raise BackwardError(
-                        f"{self.name}.backward returned a gradient of shape {gx.shape} for input {i} "
+                        f"{self.name}.{rule} returned a gradient of shape {gx.shape} for input {i} "
                         f"of shape {x.shape}; a gradient must have its input's shape"
                     )
             if gx.dtype != x.dtype:
                 raise BackwardError(
-                    f"{self.name}.backward returned a {gx.dtype} gradient for input {i} of dtype {x.dtype}; "
+                    f"{self.name}.{rule} returned a {gx.dtype} gradient for input {i} of dtype {x.dtype}; "
                     f"a gradient must have its input's dtype"
                 )
             result.append(gx)
-        if is_anomaly_enabled():
+        if anomaly:
             check_backward(self.name, [x._data for x in self.inputs], [None if g is None else g._data for g in result],
                            getattr(self, "created_at", None))
         return result
+
+    def _zeros(self, index: int) -> Any:
+        """The gradient of an output nobody used: zeros of its shape and dtype."""
+        shape, dtype = self.output_specs[index]
+        return backend.get_array_module(self.inputs[0]._data).zeros(shape, dtype=dtype)
+
+    def _wrap(self, gxs: Any) -> Any:
+        """``fast_backward``'s arrays as Tensors, so that they meet the same checks as ``backward``'s."""
+        multiple = isinstance(gxs, tuple)
+        wrapped = []
+        for i, g in enumerate(gxs if multiple else (gxs,)):
+            if isinstance(g, Tensor):
+                raise BackwardError(
+                    f"{self.name}.fast_backward returned a Tensor for input {i}; expected an array (a fast route "
+                    f"works on raw arrays: return the Tensor's .data)"
+                )
+            wrapped.append(None if g is None else Tensor(g))
+        return tuple(wrapped) if multiple else wrapped[0]
 
     def release(self) -> None:
         """Drop the inputs and everything saved for backward, so that the memory can be reclaimed (and written
@@ -220,5 +272,3 @@ def is_broadcast_of(big: tuple[int, ...], small: tuple[int, ...]) -> bool:
     tail = big[len(big) - len(small):]
     return all(s == b or s == 1 for s, b in zip(small, tail))
 
-
-from chainrule.autograd import broadcast  # noqa: E402 - its Functions subclass Function

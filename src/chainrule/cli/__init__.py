@@ -14,13 +14,16 @@ Adding a subcommand is adding its module name to ``SUBCOMMANDS``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
-from chainrule.cli.common import USAGE, CommandError, Parser, describe, error_line
+from chainrule import __version__
+from chainrule.cli.common import USAGE, CommandError, Parser, describe, detach_stdout, error_line
 
 # modules of chainrule.cli, in the order ``chainrule --help`` lists them
 SUBCOMMANDS: list[str] = ["train", "evaluate", "predict", "explain"]
@@ -37,8 +40,6 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chainrule import __version__
-
     parser = Parser(
         prog="chainrule",
         description="chainrule: a deep-learning library whose backward pass you can see and trust.",
@@ -61,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((word for word in argv if word in SUBCOMMANDS), None)
+    with _terminate_as_interrupt():
+        return _main(argv, command)
+
+
+def _main(argv: list[str], command: str | None) -> int:
     try:
         args = _parse(argv)
         command = args.command
@@ -71,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(error_line(e.command or command, e.what, e.fix))
         return e.status
     except BrokenPipeError:  # the reader went away (``| head``): nothing left to say to it
-        _detach_stdout()
+        detach_stdout()
         return 0
     except KeyboardInterrupt as e:
         _say(f"chainrule {command}: stopped" if command else "chainrule: stopped")
@@ -82,6 +88,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         what, fix, status = describe(command, e)
         _say(error_line(command, what, fix))
         return status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that it ends like a Ctrl-C: one line, exit 128 + 15."""
+
+    signum = int(signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While the command runs, SIGTERM raises ``Terminated`` (the training loop installs its own handlers for the
+    time it trains and puts this one back); the previous handler returns afterwards."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -100,17 +130,6 @@ def _say(line: str) -> None:
     try:
         print(line, file=sys.stderr)
     except (OSError, ValueError):  # stderr closed as well: the exit status is all that is left
-        pass
-
-
-def _detach_stdout() -> None:
-    """Point stdout at the null device, so that the interpreter's flush at exit does not fail again."""
-    try:
-        fd = sys.stdout.fileno()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to redirect
         pass
 
 

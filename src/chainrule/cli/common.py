@@ -14,11 +14,14 @@ import errno
 import math
 import os
 import re
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any, NoReturn
 
+from chainrule.data.idx import DataNotFoundError
 from chainrule.errors import ChainruleError
+from chainrule.io.archive import CheckpointError
 
 USAGE = 2  # exit status of a usage error (what argparse uses)
 FAILURE = 1  # exit status of a failure at run time
@@ -80,6 +83,26 @@ def error_line(command: str | None, what: object, fix: object | None = None) -> 
 
 def note_line(command: str, text: object) -> str:
     return f"chainrule {command}: note: {clean(text)}"
+
+
+def detach_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's flush at exit does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to redirect
+        pass
+
+
+def say(line: str) -> None:
+    """Print a progress line; once the reader has gone (``chainrule train ... | head -1``), drop the output and
+    carry on: a training run's results are its files, which it goes on to write."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        detach_stdout()
 
 
 # ----- the parser -----------------------------------------------------------------------------------------------
@@ -183,6 +206,16 @@ def nonnegative_real(text: str) -> float:
 # ----- paths, checked before anything is written -------------------------------------------------------------------
 
 
+def existing_folder(text: str) -> str:
+    """An existing folder (``--data-dir``): a file or a missing path is refused when parsed."""
+    p = Path(text)
+    if not text.strip() or not p.is_dir():
+        problem = "is a file" if p.is_file() else "does not exist" if text.strip() else "is empty"
+        raise argparse.ArgumentTypeError(f"expected a folder, but {text!r} {problem} — give the folder that holds "
+                                         "the data set's files")
+    return text
+
+
 def existing_file(path: str | os.PathLike[str], what: str, fix: str) -> Path:
     """``path`` as a Path when it is a file; a missing one fails (exit 1), a folder is a usage error."""
     p = Path(path)
@@ -260,9 +293,6 @@ def missing_extra(exc: ImportError) -> tuple[str, str] | None:
 
 def describe(command: str | None, exc: BaseException) -> tuple[str, str, int]:
     """(what, fix, exit status) for an error raised while a command ran."""
-    from chainrule.data.idx import DataNotFoundError
-    from chainrule.io.archive import CheckpointError
-
     if isinstance(exc, CommandError):
         return exc.what, exc.fix, exc.status
     if isinstance(exc, DataNotFoundError):

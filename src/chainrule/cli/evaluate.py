@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.cli.common import CommandError, clean, count, writable_folder
+from chainrule.cli.common import CommandError, clean, count, existing_folder, writable_folder
 from chainrule.training import CHECKPOINT, _write_atomic, evaluate, load_split, load_trained
+from chainrule.viz.plots import plot_confusion
 
 EPILOG = """\
 examples:
@@ -26,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         epilog=EPILOG,
     )
     p.add_argument("run_dir", metavar="DIR", help="a run folder written by chainrule train (or a checkpoint file)")
-    p.add_argument("--data-dir", default=None, help="folder with the IDX files (default: the run's)")
+    p.add_argument("--data-dir", type=existing_folder, default=None,
+                   help="folder with the IDX files (default: the run's)")
     p.add_argument("--download", action="store_true", help="fetch missing data files from the official mirrors")
     p.add_argument("--limit-test", type=count, default=None, help="use only the first N test images (default: all)")
     p.add_argument("--out", default=None, help="where to write confusion.txt / confusion.png (default: DIR)")
@@ -86,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "confusion.txt", report + "\n")
     try:
-        from chainrule.viz.plots import plot_confusion
-
         png = plot_confusion(counts, names, out / "confusion.png")
         wrote = f"wrote {clean(out / 'confusion.txt')} and {clean(png)}"
     except ImportError:

@@ -5,7 +5,7 @@
     chainrule explain --conv                      # a 5×5 input, a 3×3 kernel, stride 2, element by element
     chainrule explain --conv "X=[[...]]" "W=[[...]]" b=0 --stride 1
 
-The expression is parsed with a whitelist (``chainrule.viz.expr``), never evaluated by Python. Refusals are
+The expression is parsed with a whitelist (``chainrule.cli.expr``), never evaluated by Python. Refusals are
 one line on stderr: exit status 2 for a bad expression, binding or option, 1 when a file cannot be written.
 """
 
@@ -26,7 +26,10 @@ from chainrule.cli.common import (
     natural,
     writable_file,
 )
+from chainrule.cli.expr import FUNCTIONS, ExpressionError, evaluate, parse_binding
 from chainrule.errors import ChainruleError
+from chainrule.io import atomic_write
+from chainrule.viz import explain, explain_conv, to_dot, to_svg
 
 DESCRIPTION = """\
 Explain the backward pass of an expression: build its graph with chainrule tensors (float64), run forward and
@@ -51,8 +54,6 @@ CONV_NAMES = ("X", "W", "b", "G")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from chainrule.viz.expr import FUNCTIONS
-
     parser = subparsers.add_parser(
         "explain",
         help="show the chain rule, node by node, for an expression",
@@ -83,8 +84,6 @@ def _refuse(message: Any) -> UsageError:
 
 
 def _bindings(items: list[str]) -> dict[str, np.ndarray]:
-    from chainrule.viz.expr import ExpressionError, parse_binding
-
     result: dict[str, np.ndarray] = {}
     for item in items:
         name, value = parse_binding(item)
@@ -113,14 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(path: str, contents: str) -> None:
     """All of the file or none of it: a temporary file beside it, renamed."""
-    from chainrule.io import atomic_write
-
     atomic_write(path, lambda f: f.write(contents.encode("utf-8")))
 
 
 def _run_expression(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]]]:
-    from chainrule.viz import evaluate, explain, to_dot, to_svg
-
     if not args.expression:
         raise _refuse('no expression; e.g. chainrule explain "(x + y) * z" x=-2 y=5 z=-4 (or --conv)')
     targets = [(path, kind) for path, kind in ((args.svg, "svg"), (args.dot, "dot")) if path is not None]
@@ -148,8 +143,6 @@ def _run_expression(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]
 
 
 def _run_conv(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]]]:
-    from chainrule.viz import explain_conv
-
     items = ([args.expression] if args.expression else []) + list(args.bindings)
     if args.svg is not None or args.dot is not None:
         raise _refuse("--svg and --dot draw expression graphs; they do not apply to --conv")

@@ -10,6 +10,7 @@ import numpy as np
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.cli.common import CommandError, UsageError, clean, count, existing_file, missing_extra
 from chainrule.cli.evaluate import checkpoint_path
+from chainrule.data.idx import DataError, read_idx
 from chainrule.nn import functional as F
 from chainrule.training import class_names, load_trained, to_input
 
@@ -52,9 +53,6 @@ def read_png(path: Path, size: tuple[int, int], invert: bool) -> np.ndarray:
 
 
 def read_idx_images(path: Path, side: tuple[int, int], limit: int) -> np.ndarray:
-    from chainrule.data import read_idx
-    from chainrule.data.idx import DataError
-
     try:
         array = read_idx(path)
     except DataError as e:

@@ -11,16 +11,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chainrule import models
+from chainrule import io, models
 from chainrule.cli.common import (
     CommandError,
     UsageError,
     clean,
     count,
+    existing_folder,
     natural,
     nonnegative_real,
     note_line,
     positive_real,
+    say,
     writable_folder,
 )
 from chainrule.training import CHECKPOINT, NORMALIZATION, OPTIMIZERS, RUN_FILES, SCHEDULES, RunConfig, saved_config
@@ -51,8 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     option = _option_adder(p)
     option("--model", choices=models.classifier_names(), help="the network (from chainrule.models)")
     option("--dataset", choices=sorted(NORMALIZATION), help="the data set")
-    p.add_argument("--data-dir", default=None, help="folder with the IDX files, searched before the system copy "
-                   "(default: none)")
+    p.add_argument("--data-dir", type=existing_folder, default=None,
+                   help="folder with the IDX files, searched before the system copy (default: none)")
     p.add_argument("--download", action="store_true", default=None,
                    help="fetch missing files from the official mirrors")
     option("--epochs", type=count, help="number of epochs; with --resume, the new total")
@@ -158,7 +160,7 @@ def _train(folder: Path, config: RunConfig | None, args: argparse.Namespace, not
     log.flush()
     if history:
         last = history[-1]
-        print(f"done: test accuracy {last['test_acc']:.4f} after {last['epoch']} epochs; files in {clean(folder)}")
+        say(f"done: test accuracy {last['test_acc']:.4f} after {last['epoch']} epochs; files in {clean(folder)}")
     return 0
 
 
@@ -180,13 +182,11 @@ class _Log:
         if line.startswith("train: "):
             print(note_line("train", line[len("train: "):]), file=sys.stderr)
         else:
-            print(clean(line))  # the lines name the folder the user gave
+            say(clean(line))  # the lines name the folder the user gave
 
 
 def _stopped(folder: Path) -> str:
     """``chainrule train: stopped at epoch E, batch B; continue with: chainrule train --resume DIR``."""
-    from chainrule import io
-
     again = f"chainrule train --resume {shlex.quote(str(folder))}"
     try:
         saved = io.load_checkpoint(folder / CHECKPOINT)

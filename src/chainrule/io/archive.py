@@ -140,7 +140,7 @@ class _Encoder:
 
 
 def _document(value: Any, kind: str) -> tuple[bytes, dict[str, np.ndarray]]:
-    import chainrule
+    import chainrule  # deferred: the version is written once, in the package, which imports this module
 
     encoder = _Encoder()
     tree = encoder.encode(value, "obj")

@@ -12,16 +12,14 @@ Usage: set ``rnn.record_hidden_states = True`` before the forward pass; then
 
     norms = hidden_gradient_norms(loss, rnn.last_hidden_states[-1])      # ‖∂L/∂h_t‖ for t = 1..T
     jac = jacobian_product_norms(rnn.last_hidden_states[-1])             # ‖∂h_T/∂h_t‖_F for t = 1..T
-    plot_gradient_norms({"tanh RNN": norms}, "bptt.png")
+    cr.viz.plot_gradient_norms({"tanh RNN": norms}, "bptt.png")          # the picture (matplotlib)
 
 Both keep the graph (``retain_graph=True``), so ``loss.backward()`` can follow.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,7 +27,7 @@ from chainrule import backend
 from chainrule.autograd.engine import grad
 from chainrule.tensor import Tensor
 
-__all__ = ["hidden_gradient_norms", "jacobian_product_norms", "plot_gradient_norms"]
+__all__ = ["hidden_gradient_norms", "jacobian_product_norms"]
 
 
 def hidden_gradient_norms(loss: Tensor, hidden_states: Sequence[Tensor]) -> np.ndarray:
@@ -61,28 +59,3 @@ def jacobian_product_norms(hidden_states: Sequence[Tensor]) -> np.ndarray:
                 r = backend.to_numpy(row.data).reshape(batch, -1)
                 squares[t] += (r.astype(np.float64) ** 2).sum(axis=1)
     return np.sqrt(squares).mean(axis=1)
-
-
-def plot_gradient_norms(curves: Mapping[str, Sequence[float]], path: str | os.PathLike[str], title: str = "") -> Path:
-    """A PNG of ‖∂L/∂h_t‖ against t (log scale), one line per named curve; written atomically. Needs matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the extra
-        raise ImportError("plot_gradient_norms needs matplotlib: pip install 'chainrule[plot]'") from e
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for name, values in curves.items():
-        values = np.asarray(values, dtype=np.float64)
-        ax.semilogy(np.arange(1, len(values) + 1), np.maximum(values, 1e-30), label=name)
-    ax.set_xlabel("time step t")
-    ax.set_ylabel("‖∂L/∂h_t‖")
-    ax.set_title(title or "Gradient reaching each time step (BPTT)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    from chainrule.viz.plots import save_png  # the one atomic PNG writer
-
-    return save_png(fig, path)

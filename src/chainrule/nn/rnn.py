@@ -9,7 +9,8 @@ The input projection W_ih·x_t + b_ih of every step is one GEMM over the whole s
 only h_{t−1}·W_hhᵀ runs per step. There is no loop over the batch. A layer runs each time loop as one Function
 (``chainrule.ops.recurrent.lstm_sequence`` and its kin), whose backward collects ∂L/∂W_hh from all steps in one
 GEMM; with ``record_hidden_states`` it runs one fused cell per step instead, so that every h_t is a node of the
-graph (the two are tested equal).
+graph (the two are tested equal). The equations of each cell, as a readable composition of ops, are
+``chainrule.ops.recurrent.lstm_cell_reference`` and its kin, beside the fused versions they define.
 
 Gates, in PyTorch's order (rows of weight_ih / weight_hh):
     RNN:  h' = act(W_ih x + b_ih + W_hh h + b_hh)
@@ -32,46 +33,16 @@ from chainrule.nn import init
 from chainrule.nn.arguments import check_count
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.ops.activation import relu, sigmoid, tanh
 from chainrule.ops.dropout import dropout
 from chainrule.ops.linalg import linear
 from chainrule.ops.operands import as_dtype, as_tensor, check_number, check_size, describe
 from chainrule.ops.recurrent import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_cell, rnn_sequence
-from chainrule.ops.shape import cat, split, stack, unbind
+from chainrule.ops.shape import cat, stack, unbind
 from chainrule.tensor import Tensor
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
-
-# ----- one step of each cell, on the pre-computed input projection xw = W_ih x + b_ih ---------------------
-# These compose ordinary ops: they are the reference the fused cells of chainrule.ops.recurrent are tested
-# against. The layers below run the fused cells (one Function per step).
-
-
-def rnn_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str) -> Tensor:
-    """h' = act(xw + W_hh h + b_hh)."""
-    pre = xw + linear(h, w_hh, b_hh)
-    return tanh(pre) if nonlinearity == "tanh" else relu(pre)
-
-
-def lstm_step(xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
-    """(h', c') with c' = f ⊙ c + i ⊙ g and h' = o ⊙ tanh(c')."""
-    i, f, g, o = split(xw + linear(h, w_hh, b_hh), h.shape[-1], dim=-1)
-    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    return sigmoid(o) * tanh(c), c
-
-
-def gru_step(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
-    """h' = (1 − z) ⊙ n + z ⊙ h with n = tanh(x_n + r ⊙ (W_hn h + b_hn))."""
-    size = h.shape[-1]
-    xr, xz, xn = split(xw, size, dim=-1)
-    hr, hz, hn = split(linear(h, w_hh, b_hh), size, dim=-1)
-    r = sigmoid(xr + hr)
-    z = sigmoid(xz + hz)
-    n = tanh(xn + r * hn)
-    return n + z * (h - n)  # = (1 − z)·n + z·h, one op fewer
 
 
 # ----- cells -------------------------------------------------------------------------------------------

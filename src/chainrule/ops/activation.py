@@ -14,7 +14,6 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError
 from chainrule.ops.elementwise import exp, where
 from chainrule.ops.operands import as_tensor, check_number, float_only, normalize_dim
@@ -37,13 +36,16 @@ class Tanh(Function):
     def backward(self, gy: Tensor) -> Tensor:
         """y = tanh x: ∂y/∂x = 1 − tanh²x = 1 − y², so gx = gy·(1 − y²)."""
         y = self.output()
-        if is_grad_enabled():
-            return gy * (1 - y * y)
-        xp = _xp(y.data)  # training (no create_graph): the same formula on arrays, in one buffer
-        g = xp.multiply(y.data, y.data, out=xp.empty_like(y.data))  # out=: an array even when 0-d
+        return gy * (1 - y * y)
+
+    def fast_backward(self, gy: Any) -> Any:
+        """gy·(1 − y²) on arrays, in one buffer."""
+        y = self.output().data
+        xp = _xp(y)
+        g = xp.multiply(y, y, out=xp.empty_like(y))  # out=: an array even when 0-d
         xp.subtract(1, g, out=g)
-        g *= gy.data
-        return Tensor(g)
+        g *= gy
+        return g
 
 
 def sigmoid_array(x: Any) -> Any:
@@ -66,13 +68,16 @@ class Sigmoid(Function):
     def backward(self, gy: Tensor) -> Tensor:
         """y = σ(x) = 1/(1 + e^−x): ∂y/∂x = σ(x)(1 − σ(x)) = y(1 − y), so gx = gy·y·(1 − y)."""
         y = self.output()
-        if is_grad_enabled():
-            return gy * y * (1 - y)
-        xp = _xp(y.data)  # training (no create_graph): the same formula on arrays, in one buffer
-        g = xp.subtract(1, y.data, out=xp.empty_like(y.data))  # out=: an array even when 0-d
-        g *= y.data
-        g *= gy.data
-        return Tensor(g)
+        return gy * y * (1 - y)
+
+    def fast_backward(self, gy: Any) -> Any:
+        """gy·y·(1 − y) on arrays, in one buffer."""
+        y = self.output().data
+        xp = _xp(y)
+        g = xp.subtract(1, y, out=xp.empty_like(y))  # out=: an array even when 0-d
+        g *= y
+        g *= gy
+        return g
 
 
 class ReLU(Function):
@@ -83,10 +88,12 @@ class ReLU(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = max(x, 0): gx = gy·[x > 0]; the derivative at x = 0 is taken as 0, as PyTorch does."""
-        if is_grad_enabled():
-            return gy * Tensor(self.positive.astype(gy.dtype))
-        xp = _xp(gy.data)
-        return Tensor(xp.multiply(gy.data, self.positive, out=xp.empty_like(gy.data)))
+        return gy * Tensor(self.positive.astype(gy.dtype))
+
+    def fast_backward(self, gy: Any) -> Any:
+        """gy·[x > 0] on arrays, without converting the mask."""
+        xp = _xp(gy)
+        return xp.multiply(gy, self.positive, out=xp.empty_like(gy))
 
 
 class LeakyReLU(Function):
@@ -207,8 +214,9 @@ def _erf(x: Any) -> Any:
         from cupyx.scipy.special import erf as cupy_erf
 
         return cupy_erf(x)
-    if _scipy_erf is not None:
-        return _scipy_erf(x)
+    scipy_erf = _load_scipy_erf() if _scipy_erf is _NOT_LOADED else _scipy_erf
+    if scipy_erf is not None:
+        return scipy_erf(x)
     return _erf_numpy(x).astype(x.dtype, copy=False)
 
 
@@ -232,10 +240,19 @@ def _erf_numpy(x: Any) -> Any:
     return np.sign(x64) * np.where(small, series, 1 - erfc)
 
 
-try:  # SciPy is optional: it is faster than the NumPy fallback, which is used without it
-    from scipy.special import erf as _scipy_erf
-except ImportError:  # pragma: no cover - depends on the environment
-    _scipy_erf = None
+# SciPy is optional (faster than the NumPy fallback, which is used without it) and slow to import: its erf is
+# imported on the first call, not with chainrule. None once SciPy is known to be missing.
+_NOT_LOADED: Any = object()
+_scipy_erf: Any = _NOT_LOADED
+
+
+def _load_scipy_erf() -> Any:
+    global _scipy_erf
+    try:
+        from scipy.special import erf as _scipy_erf
+    except ImportError:  # pragma: no cover - depends on the environment
+        _scipy_erf = None
+    return _scipy_erf
 
 
 class ELU(Function):

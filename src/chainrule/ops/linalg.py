@@ -13,7 +13,6 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.dtypes import result_dtype
 from chainrule.errors import DTypeError, ShapeError
 from chainrule.ops.operands import as_tensor, broadcast_shape
@@ -103,15 +102,20 @@ class Linear(Function):
         return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, gq: Tensor) -> tuple[Tensor | None, ...]:
-        """See ``_linear_grads``. Without create_graph (training) it runs on the arrays, skipping the Tensor
-        ops' checks and graph bookkeeping, which cost as much as the three small GEMMs themselves."""
-        x, w = self.inputs[0], self.inputs[1]
-        need = self.needs_input_grad + (False,) * (3 - len(self.inputs))
-        if is_grad_enabled():
-            grads = _linear_grads(gq, x, w, need)
-        else:
-            grads = tuple(None if g is None else Tensor(g) for g in _linear_grads(gq.data, x.data, w.data, need))
+        """See ``_linear_grads``."""
+        grads = _linear_grads(gq, self.inputs[0], self.inputs[1], self._needs())
         return grads if len(self.inputs) == 3 else grads[:2]
+
+    def fast_backward(self, gq: Any) -> tuple[Any, ...]:
+        """``_linear_grads`` on the arrays: it skips the Tensor ops' checks and graph bookkeeping, which cost as
+        much as the three small GEMMs themselves."""
+        grads = _linear_grads(gq, self.inputs[0].data, self.inputs[1].data, self._needs())
+        return grads if len(self.inputs) == 3 else grads[:2]
+
+    def _needs(self) -> tuple[bool, bool, bool]:
+        """needs_input_grad for (x, W, b), False for an absent bias."""
+        need = self.needs_input_grad + (False,) * (3 - len(self.inputs))
+        return need[0], need[1], need[2]
 
 
 def _linear_grads(gq: Any, x: Any, w: Any, need: tuple[bool, ...]) -> tuple[Any, Any, Any]:

@@ -27,7 +27,6 @@ import numpy as np
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError, DTypeError, IndexValueError, ShapeError
 from chainrule.ops.activation import Softplus, log_softmax, sigmoid, softmax
 from chainrule.ops.elementwise import abs as abs_
@@ -85,10 +84,6 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _xp(x: Any):
     return backend.get_array_module(x)
-
-
-def _position(index: tuple[int, ...]) -> str:
-    return f"[{', '.join(str(int(i)) for i in index)}]" if index else ""
 
 
 def _first_bad(op: str, name: str, values: Any, bad: Any, expected: str, hint: str = "") -> None:
@@ -179,10 +174,11 @@ class _ClassLoss(Function):
         with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: 0/0 = nan, as PyTorch
             return (total / denominator).astype(loss.dtype)
 
-    def per_element(self, gy: Tensor) -> Tensor:
-        """r = ∂L/∂ℓ with a class dim of size 1 at dim 1, so that it broadcasts over (N, C, d1, ...)."""
+    def per_element(self, gy: Any) -> Any:
+        """r = ∂L/∂ℓ with a class dim of size 1 at dim 1, so that it broadcasts over (N, C, d1, ...); gy a Tensor
+        (backward) or an array (fast_backward)."""
         if self.reduction == "none":
-            return gy.unsqueeze(1)
+            return gy.unsqueeze(1) if isinstance(gy, Tensor) else gy[:, None]
         if self.reduction == "mean":
             with np.errstate(divide="ignore"):
                 return gy * (1.0 / self.denominator if self.denominator else math.inf)
@@ -241,12 +237,16 @@ class CrossEntropyIndex(_ClassLoss):
         gx = r ⊙ (p ⊙ Q − q), Q = Σ_c q (keepdim), r = ∂L/∂ℓ: gy/W for 'mean' (W = Σᵢ w[yᵢ] over targets not
         ignored), gy for 'sum', gy unsqueezed at dim 1 for 'none'. Without weights and smoothing, q = onehot(y)
         and Q = 1: gx = (p − y)/N. Shapes: x, p, q, gx (N, C, d1, ...); Q (N, 1, d1, ...). p is differentiable
-        (softmax) when a graph is being built, so the second derivative follows; q and Q are constants.
+        (softmax), so the second derivative follows; q and Q are constants.
         """
         x = self.inputs[0]
-        p = softmax(x, 1) if is_grad_enabled() else Tensor(self.p)
         q, big_q = self.target(x.data)
-        return self.per_element(gy) * (p * Tensor(big_q) - Tensor(q))
+        return self.per_element(gy) * (softmax(x, 1) * Tensor(big_q) - Tensor(q))
+
+    def fast_backward(self, gy: Any) -> Any:
+        """The same on arrays, with the p that forward saved."""
+        q, big_q = self.target(self.inputs[0].data)
+        return self.per_element(gy) * (self.p * big_q - q)
 
 
 class CrossEntropyProb(_ClassLoss):
@@ -281,23 +281,35 @@ class CrossEntropyProb(_ClassLoss):
         gx = r ⊙ (p ⊙ Q − q) with q = w ⊙ t', Q = Σ_c q (keepdim); gt = −r ⊙ (1 − ε)·w ⊙ log p.
         r = ∂L/∂ℓ: gy/(N·d1·…) for 'mean' (PyTorch does not divide by the weights here), gy for 'sum', gy
         unsqueezed at dim 1 for 'none'. Shapes: x, t, gx, gt (N, C, d1, ...). p, log p and q are
-        differentiable in x and t when a graph is being built, so second derivatives follow.
+        differentiable in x and t, so second derivatives follow.
         """
         x, t = self.inputs
         r = self.per_element(gy)
         w = Tensor(self.class_weight(x.ndim, x.data))
-        n_classes = x.shape[1]
-        graph = is_grad_enabled()
         gx = gt = None
         if self.needs_input_grad[0]:
-            p = softmax(x, 1) if graph else Tensor(self.p)
-            smoothed = t * (1 - self.smoothing) + self.smoothing / n_classes if self.smoothing > 0 else t
-            q = smoothed * w
-            gx = r * (p * sum_(q, 1, keepdim=True) - q)
+            q = self.smoothed(t) * w
+            gx = r * (softmax(x, 1) * sum_(q, 1, keepdim=True) - q)
         if self.needs_input_grad[1]:
-            logp = log_softmax(x, 1) if graph else Tensor(self.logp)
-            gt = r * (logp * w) * -(1 - self.smoothing)
+            gt = r * (log_softmax(x, 1) * w) * -(1 - self.smoothing)
         return gx, gt
+
+    def fast_backward(self, gy: Any) -> tuple[Any, Any]:
+        """The same on arrays, with the p and log p that forward saved."""
+        x, t = self.inputs[0].data, self.inputs[1].data
+        r = self.per_element(gy)
+        w = self.class_weight(x.ndim, x)
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            q = self.smoothed(t) * w
+            gx = r * (self.p * q.sum(axis=1, keepdims=True) - q)
+        if self.needs_input_grad[1]:
+            gt = r * (self.logp * w) * -(1 - self.smoothing)
+        return gx, gt
+
+    def smoothed(self, t: Any) -> Any:
+        """t' = (1 − ε)t + ε/C, a Tensor or an array like t."""
+        return t * (1 - self.smoothing) + self.smoothing / t.shape[1] if self.smoothing > 0 else t
 
 
 class NLLLoss(_ClassLoss):

@@ -19,7 +19,6 @@ from chainrule import backend
 from chainrule.autograd import saved
 from chainrule.autograd.broadcast import FAST_SUM_DTYPES, array_sum
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError, ShapeError
 from chainrule.ops.operands import as_tensor, check_bool, check_number, float_only, int_tuple, same_dtype
 from chainrule.ops.reduce import mean, var
@@ -57,24 +56,30 @@ class Standardize(Function):
 
         Here gy = ∂L/∂x̂ (the caller's γ has already been applied). Shapes: gy, x̂, gx x.shape; the means and
         1/σ have size 1 at each dim of D (keepdim). x̂ is this op's output and 1/σ is recomputed in
-        differentiable ops when a graph is being built, so the second derivative is exact.
+        differentiable ops, so the second derivative is exact.
         """
         x = self.inputs[0]
         if x.numel() == 0:  # nothing was standardised: the gradient is as empty as gy
             return gy
         xhat = self.output()
-        if not is_grad_enabled() and x.dtype in FAST_SUM_DTYPES:  # training: no graph to record
-            return Tensor(_standardize_grad(gy.data, xhat.data, self.rstd, self.dims))
-        if is_grad_enabled():
-            rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5
-        else:
-            rstd = Tensor(self.rstd)
+        rstd = (var(x, self.dims, keepdim=True, correction=0) + self.eps) ** -0.5
         return rstd * (gy - mean(gy, self.dims, keepdim=True) - xhat * mean(gy * xhat, self.dims, keepdim=True))
+
+    def fast_backward(self, gy: Any) -> Any:
+        """The same formula on arrays, with the 1/σ that forward saved."""
+        xhat = self.output().data
+        if xhat.size == 0:
+            return gy
+        if xhat.dtype in FAST_SUM_DTYPES:
+            return _standardize_grad(gy, xhat, self.rstd, self.dims)
+        # float16: NumPy's means, which accumulate in float32 (as ``mean`` does)
+        dims = self.dims
+        return self.rstd * (gy - gy.mean(axis=dims, keepdims=True) - xhat * (gy * xhat).mean(axis=dims, keepdims=True))
 
 
 def _standardize_grad(g: Any, xh: Any, rstd: Any, dims: tuple[int, ...]) -> Any:
     """``Standardize.backward``'s formula on arrays, gx = (1/σ)(g − mean_D(g) − x̂ ⊙ mean_D(g ⊙ x̂)), in two
-    buffers (float32 and float64; float16 takes the Tensor route for NumPy's wider accumulation)."""
+    buffers (float32 and float64; for float16 ``fast_backward`` keeps NumPy's means, which accumulate wider)."""
     n = xh.dtype.type(xh.size // rstd.size)  # the number of values in each mean
     t = g * xh
     backend.get_array_module(t).multiply(xh, array_sum(t, dims, keepdim=True) / n, out=t)  # x̂ ⊙ mean_D(g ⊙ x̂)

@@ -33,7 +33,6 @@ import numpy as np
 
 from chainrule import backend, compiled
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ArgumentError, ArgumentTypeError, ResourceError, ShapeError
 from chainrule.ops.elementwise import abs as abs_op
 from chainrule.ops.elementwise import where
@@ -322,6 +321,10 @@ class MaxPool2d(Function):
         """
         return MaxPool2dScatter(self.argmax)(gy)
 
+    def fast_backward(self, gy: Any) -> Any:
+        """The scatter itself, on the array (no node for a graph nobody records)."""
+        return MaxPool2dScatter(self.argmax).forward(gy)
+
 
 class MaxPool2dScatter(Function):
     """gy (N, C, OH, OW) → gx (N, C, H, W): each gy added at its window's argmax. The backward of max pooling."""
@@ -415,7 +418,7 @@ def max_pool2d(
     x, unbatched = _input("max_pool2d", input)
     windows = _geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = check_bool("max_pool2d", "return_indices", return_indices)
-    fn = MaxPool2d(windows, track=return_indices or (x.requires_grad and is_grad_enabled()))
+    fn = MaxPool2d(windows, track=return_indices or Function.records((x,)))
     y = fn(x)
     indices = _plane_indices(fn.argmax) if return_indices else None
     if unbatched:
@@ -460,6 +463,10 @@ class AvgPool2d(Function):
         Padding elements receive their share too, which is cut away with the padding.
         """
         return AvgPool2dBackward(self.windows, self.divisor)(gy)
+
+    def fast_backward(self, gy: Any) -> Any:
+        """The spread itself, on the array (no node for a graph nobody records)."""
+        return AvgPool2dBackward(self.windows, self.divisor).forward(gy)
 
 
 class AvgPool2dBackward(Function):
@@ -650,6 +657,10 @@ class AdaptiveAvgPool2d(Function):
         window (i, j) receives gy(i, j)/|P(i, j)|, summed over the windows it lies in. This is the same map
         with the transposed matrices, so the backward's backward is the forward again."""
         return AdaptiveAvgPool2d(self.rows.T, self.cols.T, not self.pooling)(gy)
+
+    def fast_backward(self, gy: Any) -> Any:
+        """The transposed map itself, on the array (no node for a graph nobody records)."""
+        return AdaptiveAvgPool2d(self.rows.T, self.cols.T, not self.pooling).forward(gy)
 
 
 def _adaptive_matrix(size: int, out: int) -> np.ndarray:

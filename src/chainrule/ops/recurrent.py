@@ -1,16 +1,21 @@
 """Fused recurrent cell steps: one Function per time step instead of a dozen. Derivations: docs/rnn.md.
 
 Each cell takes the step's input projection xw = W_ih·x + b_ih (computed for all steps at once outside the time
-loop), the previous state and W_hh, b_hh. Forward runs on arrays and saves the gate activations. Backward has
-two routes that compute the same formulas (written once, in ``_*_grads``, over anything with + − * @):
+loop), the previous state and W_hh, b_hh. The equations of each cell are written once as a composition of
+chainrule ops, ``rnn_cell_reference``, ``lstm_cell_reference``, ``gru_cell_reference``: the definition that the
+fused versions are tested against (DeZero's ``sigmoid_simple`` beside ``Sigmoid``). The fused forward runs the
+same equations on arrays and saves the gate activations. The gradient formulas are written once, in
+``_*_grads``, over anything with + − * @, and run on two routes:
 
-- no graph needed (``create_graph=False``, the training case): on the saved arrays, in one pass;
-- ``create_graph=True``: on gate Tensors recomputed from the inputs, so the gradient is itself differentiable.
+- ``fast_backward`` (no graph of the backward pass is recorded, the training case): on the saved arrays;
+- ``backward`` (``create_graph``, anomaly mode): on gate Tensors that the reference recomputes from the inputs,
+  so the gradient is itself differentiable.
 
 A layer's whole time loop is also one Function (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence``): forward
-runs the same steps on arrays; backward runs BPTT on arrays with the same per-step formulas and then forms
-∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} as one GEMM over all L·N rows, instead of one small GEMM per step and an
-accumulation per step. With create_graph it differentiates the same steps unrolled as the fused cells.
+runs the same steps on arrays; ``fast_backward`` runs BPTT on arrays with the same per-step formulas and then
+forms ∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} as one GEMM over all L·N rows, instead of one small GEMM per step and an
+accumulation per step. ``backward`` runs the same BPTT on Tensors: the steps recomputed by the reference, then
+each step's differentiable rule from the last step to the first.
 
 Notation: G_h = ∂L/∂h', G_c = ∂L/∂c'; σ' = σ(1 − σ), tanh' = 1 − tanh²; [a | b] concatenates along the gate dim.
 """
@@ -20,9 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import backend
-from chainrule.autograd.engine import grad
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import ShapeError
 from chainrule.ops.activation import relu, sigmoid, sigmoid_array, tanh
 from chainrule.ops.linalg import linear
@@ -30,7 +33,10 @@ from chainrule.ops.operands import as_tensor, check_choice
 from chainrule.ops.shape import cat, split, stack, unbind
 from chainrule.tensor import Tensor
 
-__all__ = ["gru_cell", "gru_sequence", "lstm_cell", "lstm_sequence", "rnn_cell", "rnn_sequence"]
+__all__ = [
+    "gru_cell", "gru_cell_reference", "gru_sequence", "lstm_cell", "lstm_cell_reference", "lstm_sequence", "rnn_cell",
+    "rnn_cell_reference", "rnn_sequence",
+]
 
 
 def _pre_activation(xw: Any, h: Any, w_hh: Any, b_hh: Any, w_t: Any = None) -> Any:
@@ -53,9 +59,12 @@ class _Cell(Function):
     def __init__(self, has_bias: bool) -> None:
         self.has_bias = has_bias
 
-    def _result(self, grads: tuple[Any, ...]) -> tuple[Tensor | None, ...]:
-        grads = grads if self.has_bias else grads[:-1]
-        return tuple(g if g is None or isinstance(g, Tensor) else Tensor(g) for g in grads)
+    def _result(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+        return grads if self.has_bias else grads[:-1]
+
+    def _weights(self, first: int) -> tuple[Tensor, Tensor | None]:
+        """(W_hh, b_hh) from the inputs, W_hh at position ``first``; b_hh is None without a bias."""
+        return self.inputs[first], (self.inputs[first + 1] if self.has_bias else None)
 
 
 # ----- Elman RNN ------------------------------------------------------------------------------------------
@@ -90,17 +99,26 @@ class RNNCell(_Cell):
 
     def backward(self, gh: Tensor) -> tuple[Tensor | None, ...]:
         """See ``_rnn_grads``; the order of the returned gradients is (xw, h, W_hh, b_hh)."""
-        xw, h, w_hh = self.inputs[:3]
-        b_hh = self.inputs[3] if self.has_bias else None
-        if not is_grad_enabled():
-            mask = None if self.tanh_cell else self.positive.astype(gh.dtype)
-            grads = _rnn_grads(gh.data, self.output().data, mask, h.data, w_hh.data, self.tanh_cell, self.has_bias)
-        else:
-            a = xw + linear(h, w_hh, b_hh)
-            y = tanh(a) if self.tanh_cell else relu(a)
-            mask = None if self.tanh_cell else Tensor((a.data > 0).astype(gh.dtype))
-            grads = _rnn_grads(gh, y, mask, h, w_hh, self.tanh_cell, self.has_bias)
-        return self._result(grads)
+        xw, h = self.inputs[:2]
+        w_hh, b_hh = self._weights(2)
+        y = rnn_cell_reference(xw, h, w_hh, b_hh, "tanh" if self.tanh_cell else "relu")
+        return self._result(_rnn_grads(gh, y, _relu_mask(y, self.tanh_cell), h, w_hh, self.tanh_cell, self.has_bias))
+
+    def fast_backward(self, gh: Any) -> tuple[Any, ...]:
+        mask = None if self.tanh_cell else self.positive.astype(gh.dtype)
+        h, w_hh = self.inputs[1].data, self.inputs[2].data
+        return self._result(_rnn_grads(gh, self.output().data, mask, h, w_hh, self.tanh_cell, self.has_bias))
+
+
+def rnn_cell_reference(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh") -> Tensor:
+    """h' = act(xw + h·W_hhᵀ + b_hh) composed of chainrule ops: the reference for ``rnn_cell`` and ``rnn_sequence``."""
+    pre = xw + linear(h, w_hh, b_hh)
+    return tanh(pre) if nonlinearity == "tanh" else relu(pre)
+
+
+def _relu_mask(y: Tensor, tanh_cell: bool) -> Tensor | None:
+    """relu' = [a > 0] = [h' > 0] as a constant Tensor (None for tanh, whose derivative 1 − h'² needs no mask)."""
+    return None if tanh_cell else Tensor((y.data > 0).astype(y.dtype))
 
 
 def _rnn_activate(a: Any, tanh_cell: bool) -> Any:
@@ -147,19 +165,15 @@ class LSTMCell(_Cell):
 
     def backward(self, gh: Tensor, gc: Tensor) -> tuple[Tensor | None, ...]:
         """See ``_lstm_grads``; gradients in the order (xw, h, c, W_hh, b_hh)."""
-        xw, h, c, w_hh = self.inputs[:4]
-        b_hh = self.inputs[4] if self.has_bias else None
-        if not is_grad_enabled():
-            xp = backend.get_array_module(gh.data)
-            i, f, g, o, tc = self.saved
-            grads = _lstm_grads(gh.data, gc.data, i, f, g, o, c.data, tc, h.data, w_hh.data,
-                                lambda parts: xp.concatenate(parts, axis=-1), self.has_bias)
-        else:
-            i, f, g, o = split(xw + linear(h, w_hh, b_hh), h.shape[-1], dim=-1)
-            i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-            tc = tanh(f * c + i * g)
-            grads = _lstm_grads(gh, gc, i, f, g, o, c, tc, h, w_hh, lambda parts: cat(parts, -1), self.has_bias)
-        return self._result(grads)
+        xw, h, c = self.inputs[:3]
+        w_hh, b_hh = self._weights(3)
+        i, f, g, o, tc = _lstm_reference(xw, h, c, w_hh, b_hh)[2]
+        return self._result(_lstm_grads(gh, gc, i, f, g, o, c, tc, h, w_hh, _cat, self.has_bias))
+
+    def fast_backward(self, gh: Any, gc: Any) -> tuple[Any, ...]:
+        h, c, w_hh = (x.data for x in self.inputs[1:4])
+        i, f, g, o, tc = self.saved
+        return self._result(_lstm_grads(gh, gc, i, f, g, o, c, tc, h, w_hh, _concatenate, self.has_bias))
 
 
 def _lstm_step(a: Any, c: Any) -> tuple[Any, Any, tuple]:
@@ -169,6 +183,26 @@ def _lstm_step(a: Any, c: Any) -> tuple[Any, Any, tuple]:
     i, f, o, g = sigmoid_array(i), sigmoid_array(f), sigmoid_array(o), xp.tanh(g)
     c_new = f * c + i * g
     tc = xp.tanh(c_new)
+    return o * tc, c_new, (i, f, g, o, tc)
+
+
+def lstm_cell_reference(xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor,
+                        b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    """(h', c') of one LSTM step composed of chainrule ops: the reference for ``lstm_cell`` and ``lstm_sequence``."""
+    h_new, c_new, _ = _lstm_reference(xw, h, c, w_hh, b_hh)
+    return h_new, c_new
+
+
+def _lstm_reference(xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor,
+                    b_hh: Tensor | None) -> tuple[Tensor, Tensor, tuple]:
+    """i, f, g, o = σ, σ, tanh, σ of xw + h·W_hhᵀ + b_hh in 4 blocks;  c' = f ⊙ c + i ⊙ g;  h' = o ⊙ tanh(c').
+
+    Returns (h', c', (i, f, g, o, tanh c')): the last as ``_lstm_step`` saves it, for the differentiable backward.
+    """
+    i, f, g, o = split(xw + linear(h, w_hh, b_hh), h.shape[-1], dim=-1)
+    i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+    c_new = f * c + i * g
+    tc = tanh(c_new)
     return o * tc, c_new, (i, f, g, o, tc)
 
 
@@ -209,19 +243,14 @@ class GRUCell(_Cell):
 
     def backward(self, gh: Tensor) -> tuple[Tensor | None, ...]:
         """See ``_gru_grads``; gradients in the order (xw, h, W_hh, b_hh)."""
-        xw, h, w_hh = self.inputs[:3]
-        b_hh = self.inputs[3] if self.has_bias else None
-        if not is_grad_enabled():
-            xp = backend.get_array_module(gh.data)
-            grads = _gru_grads(gh.data, *self.saved, h.data, w_hh.data,
-                               lambda parts: xp.concatenate(parts, axis=-1), self.has_bias)
-        else:
-            xr, xz, xn = split(xw, h.shape[-1], dim=-1)
-            hr, hz, hn = split(linear(h, w_hh, b_hh), h.shape[-1], dim=-1)
-            r, z = sigmoid(xr + hr), sigmoid(xz + hz)
-            n = tanh(xn + r * hn)
-            grads = _gru_grads(gh, r, z, n, hn, h, w_hh, lambda parts: cat(parts, -1), self.has_bias)
-        return self._result(grads)
+        xw, h = self.inputs[:2]
+        w_hh, b_hh = self._weights(2)
+        gates = _gru_reference(xw, h, w_hh, b_hh)[1]
+        return self._result(_gru_grads(gh, *gates, h, w_hh, _cat, self.has_bias))
+
+    def fast_backward(self, gh: Any) -> tuple[Any, ...]:
+        h, w_hh = self.inputs[1].data, self.inputs[2].data
+        return self._result(_gru_grads(gh, *self.saved, h, w_hh, _concatenate, self.has_bias))
 
 
 def _gru_step(xw: Any, h: Any, w_hh: Any, b_hh: Any, w_t: Any = None) -> tuple[Any, tuple]:
@@ -234,6 +263,25 @@ def _gru_step(xw: Any, h: Any, w_hh: Any, b_hh: Any, w_t: Any = None) -> tuple[A
     hr, hz, hn = xp.split(hw, 3, axis=-1)
     r, z = sigmoid_array(xr + hr), sigmoid_array(xz + hz)
     n = xp.tanh(xn + r * hn)
+    return n + z * (h - n), (r, z, n, hn)
+
+
+def gru_cell_reference(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+    """h' of one GRU step composed of chainrule ops: the reference for ``gru_cell`` and ``gru_sequence``."""
+    return _gru_reference(xw, h, w_hh, b_hh)[0]
+
+
+def _gru_reference(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, tuple]:
+    """[h_r | h_z | h_n] = h·W_hhᵀ + b_hh;  r, z = σ(x_r + h_r), σ(x_z + h_z);  n = tanh(x_n + r ⊙ h_n);
+    h' = (1 − z) ⊙ n + z ⊙ h, written n + z ⊙ (h − n) (one op fewer).
+
+    Returns (h', (r, z, n, h_n)): the second as ``_gru_step`` saves it, for the differentiable backward.
+    """
+    size = h.shape[-1]
+    xr, xz, xn = split(xw, size, dim=-1)
+    hr, hz, hn = split(linear(h, w_hh, b_hh), size, dim=-1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = tanh(xn + r * hn)
     return n + z * (h - n), (r, z, n, hn)
 
 
@@ -250,11 +298,13 @@ class _Sequence(_Cell):
     """A layer's time loop as one Function. Inputs (xw (L, N, G·H), initial state(s) (N, H), W_hh, [b_hh]),
     outputs (out (L, N, H) in time order, final state(s)); ``reverse`` runs the steps from t = L − 1 down to 0.
 
-    Subclasses write ``forward`` and ``bptt`` on arrays, and ``unroll``: the same steps as fused cells on
-    Tensors, which the create_graph route differentiates.
+    Subclasses write ``forward`` and ``fast_backward`` (BPTT) on arrays, and ``backward``: the same BPTT on
+    Tensors, over the steps recomputed by the cell's reference, so that the gradient is itself differentiable.
+    Forward keeps the hidden states it wrote (``hs``, the array of output 0) so that BPTT needs no output alive:
+    a caller may keep only the final state.
     """
 
-    uses_outputs = True  # backward reads the hidden states h_t from output 0
+    uses_outputs = True  # fast_backward reads the hidden states h_t: output 0's array
 
     def __init__(self, has_bias: bool, reverse: bool) -> None:
         super().__init__(has_bias)
@@ -274,38 +324,13 @@ class _Sequence(_Cell):
         return prev
 
     def weight_grads(self, da: Any, h_prev: Any) -> tuple[Any, Any]:
-        """∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} and ∂L/∂b_hh = Σ_t Σ_rows da_t, each over all L·N rows at once."""
+        """∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} and ∂L/∂b_hh = Σ_t Σ_rows da_t, each over all L·N rows at once (arrays or
+        Tensors)."""
         return _weight_grads(da.reshape(-1, da.shape[-1]), h_prev.reshape(-1, h_prev.shape[-1]), self.has_bias)
 
-    def backward(self, *grads: Tensor) -> tuple[Tensor | None, ...]:
-        if is_grad_enabled():  # create_graph: differentiate the unrolled cells, whose backward is differentiable
-            return self._unrolled_grads(grads)
-        return self._result(self.bptt(*(g.data for g in grads)))
-
-    def _unrolled_grads(self, grads: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
-        # Aliases of the inputs: grad stops at them, so it never walks on into the graph that made the inputs.
-        aliases = [_Alias()(x) for x in self.inputs]
-        wrt = [a for a, need in zip(aliases, self.needs_input_grad) if need]
-        got = iter(grad(list(self.unroll(*aliases)), wrt, list(grads), create_graph=True, allow_unused=True))
-        return tuple(next(got) if need else None for need in self.needs_input_grad)
-
-    def bptt(self, *grads: Any) -> tuple[Any, ...]:
-        raise NotImplementedError
-
-    def unroll(self, *inputs: Tensor) -> tuple[Tensor, ...]:
-        raise NotImplementedError
-
-
-class _Alias(Function):
-    """y = x as a new graph node (gy passes straight through)."""
-
-    uses_inputs = False
-
-    def forward(self, x):
-        return x
-
-    def backward(self, gy: Tensor) -> Tensor:
-        return gy
+    def stacked_weight_grads(self, da: list[Tensor], h_prev: list[Tensor]) -> tuple[Tensor, Tensor | None]:
+        """``weight_grads`` of per-step Tensors in time order."""
+        return self.weight_grads(stack(da), stack(h_prev))
 
 
 class RNNSequence(_Sequence):
@@ -315,7 +340,7 @@ class RNNSequence(_Sequence):
 
     def forward(self, xw, h0, w_hh, b_hh=None):
         xp = backend.get_array_module(xw)
-        out = xp.empty(xw.shape, dtype=xw.dtype)
+        out = self.hs = xp.empty(xw.shape, dtype=xw.dtype)
         h, w_t = h0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
         for t in self.steps(xw.shape[0]):
             a = xp.matmul(h, w_t, out=out[t])
@@ -325,11 +350,11 @@ class RNNSequence(_Sequence):
             h = _rnn_activate(a, self.tanh_cell)
         return out, h.copy()
 
-    def bptt(self, g_out, g_hn):
+    def fast_backward(self, g_out, g_hn):
         """BPTT with ``_rnn_grads``'s formulas: G_h = g_out[t] + ∂L/∂h_t from step t + 1, da_t = G_h ⊙ act'(a_t),
         and ∂L/∂h_{t−1} = da_t·W_hh; then ∂L/∂xw = da (L, N, H) and the weight gradients over all steps."""
         h0, w_hh = self.inputs[1].data, self.inputs[2].data
-        out = self.output(0).data
+        out = self.hs
         da = backend.get_array_module(out).empty_like(out)
         gh = g_hn
         for t in reversed(self.steps(out.shape[0])):
@@ -337,14 +362,23 @@ class RNNSequence(_Sequence):
             positive = None if self.tanh_cell else out[t] > 0  # relu' = [a > 0] = [h > 0]
             da[t] = _rnn_gate_grads(gh, out[t], positive, self.tanh_cell)
             gh = da[t] @ w_hh
-        return (da, gh, *self.weight_grads(da, self.previous(out, h0)))
+        return self._result((da, gh, *self.weight_grads(da, self.previous(out, h0))))
 
-    def unroll(self, xw, h, w_hh, b_hh=None):
-        xws, hs = unbind(xw), [None] * xw.shape[0]
-        for t in self.steps(xw.shape[0]):
-            h = hs[t] = RNNCell("tanh" if self.tanh_cell else "relu", b_hh is not None)(
-                *((xws[t], h, w_hh) if b_hh is None else (xws[t], h, w_hh, b_hh)))
-        return stack(hs), h
+    def backward(self, g_out, g_hn):
+        """``fast_backward``'s BPTT on Tensors, over the steps recomputed by ``rnn_cell_reference``."""
+        xw, h = self.inputs[:2]
+        w_hh, b_hh = self._weights(2)
+        length, nonlinearity = xw.shape[0], "tanh" if self.tanh_cell else "relu"
+        xws, g_outs, h_prev, hs = unbind(xw), unbind(g_out), [None] * length, [None] * length
+        for t in self.steps(length):
+            h_prev[t], h = h, rnn_cell_reference(xws[t], h, w_hh, b_hh, nonlinearity)
+            hs[t] = h
+        da, gh = [None] * length, g_hn
+        for t in reversed(self.steps(length)):
+            gh = gh + g_outs[t]
+            da[t] = _rnn_gate_grads(gh, hs[t], _relu_mask(hs[t], self.tanh_cell), self.tanh_cell)
+            gh = da[t] @ w_hh
+        return self._result((stack(da), gh, *self.stacked_weight_grads(da, h_prev)))
 
 
 class LSTMSequence(_Sequence):
@@ -357,15 +391,14 @@ class LSTMSequence(_Sequence):
         for t in self.steps(length):
             h, c, self.gates[t] = _lstm_step(_pre_activation(xw[t], h, w_hh, b_hh, w_t), c)
             out[t], cs[t] = h, c
-        self.cs = cs
+        self.hs, self.cs = out, cs
         return out, h.copy(), c.copy()  # copies: with L = 0 they would be the inputs themselves
 
-    def bptt(self, g_out, g_hn, g_cn):
+    def fast_backward(self, g_out, g_hn, g_cn):
         """BPTT with ``_lstm_grads``'s formulas, step by step from the last: G_h = g_out[t] + ∂L/∂h_t from step
         t + 1, the gate gradients da_t (N, 4H) and ∂L/∂c_{t−1}, then ∂L/∂h_{t−1} = da_t·W_hh."""
         xw, h0, c0, w_hh = (x.data for x in self.inputs[:4])
         xp = backend.get_array_module(xw)
-        out = self.output(0).data
         c_prev = self.previous(self.cs, c0)
         da = xp.empty_like(xw)
         gh, gc = g_hn, g_cn
@@ -375,20 +408,32 @@ class LSTMSequence(_Sequence):
             parts, gc = _lstm_gate_grads(gh, gc, i, f, g, o, c_prev[t], tc)
             xp.concatenate(parts, axis=-1, out=da[t])
             gh = da[t] @ w_hh
-        return (da, gh, gc, *self.weight_grads(da, self.previous(out, h0)))
+        return self._result((da, gh, gc, *self.weight_grads(da, self.previous(self.hs, h0))))
 
-    def unroll(self, xw, h, c, w_hh, b_hh=None):
-        xws, hs = unbind(xw), [None] * xw.shape[0]
-        for t in self.steps(xw.shape[0]):
-            h, c = LSTMCell(b_hh is not None)(*((xws[t], h, c, w_hh) if b_hh is None else (xws[t], h, c, w_hh, b_hh)))
-            hs[t] = h
-        return stack(hs), h, c
+    def backward(self, g_out, g_hn, g_cn):
+        """``fast_backward``'s BPTT on Tensors, over the steps recomputed by ``lstm_cell_reference``."""
+        xw, h, c = self.inputs[:3]
+        w_hh, b_hh = self._weights(3)
+        length = xw.shape[0]
+        xws, g_outs = unbind(xw), unbind(g_out)
+        h_prev, c_prev, gates = [None] * length, [None] * length, [None] * length
+        for t in self.steps(length):
+            h_prev[t], c_prev[t] = h, c
+            h, c, gates[t] = _lstm_reference(xws[t], h, c, w_hh, b_hh)
+        da, gh, gc = [None] * length, g_hn, g_cn
+        for t in reversed(self.steps(length)):
+            gh = gh + g_outs[t]
+            i, f, g, o, tc = gates[t]
+            parts, gc = _lstm_gate_grads(gh, gc, i, f, g, o, c_prev[t], tc)
+            da[t] = cat(parts, -1)
+            gh = da[t] @ w_hh
+        return self._result((stack(da), gh, gc, *self.stacked_weight_grads(da, h_prev)))
 
 
 class GRUSequence(_Sequence):
     def forward(self, xw, h0, w_hh, b_hh=None):
         xp = backend.get_array_module(xw)
-        out = xp.empty((xw.shape[0],) + h0.shape, dtype=xw.dtype)
+        out = self.hs = xp.empty((xw.shape[0],) + h0.shape, dtype=xw.dtype)
         self.gates = [None] * xw.shape[0]
         h, w_t = h0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
         for t in self.steps(xw.shape[0]):
@@ -396,14 +441,13 @@ class GRUSequence(_Sequence):
             out[t] = h
         return out, h.copy()
 
-    def bptt(self, g_out, g_hn):
+    def fast_backward(self, g_out, g_hn):
         """BPTT with ``_gru_grads``'s formulas: G_h = g_out[t] + ∂L/∂h_t from step t + 1; ∂L/∂xw_t = [da_r | da_z
         | da_n], ∂L/∂hw_t = [da_r | da_z | da_n ⊙ r], ∂L/∂h_{t−1} = G_h ⊙ z + ∂L/∂hw_t·W_hh; the weight
         gradients over all steps are taken against ∂L/∂hw."""
         xw, h0, w_hh = (x.data for x in self.inputs[:3])
         xp = backend.get_array_module(xw)
-        out = self.output(0).data
-        h_prev = self.previous(out, h0)
+        h_prev = self.previous(self.hs, h0)
         g_xw, g_hw = xp.empty_like(xw), xp.empty_like(xw)
         gh = g_hn
         for t in reversed(self.steps(xw.shape[0])):
@@ -413,13 +457,33 @@ class GRUSequence(_Sequence):
             xp.concatenate([da_r, da_z, da_n], axis=-1, out=g_xw[t])
             xp.concatenate([da_r, da_z, da_n * r], axis=-1, out=g_hw[t])
             gh = gh * z + g_hw[t] @ w_hh
-        return (g_xw, gh, *self.weight_grads(g_hw, h_prev))
+        return self._result((g_xw, gh, *self.weight_grads(g_hw, h_prev)))
 
-    def unroll(self, xw, h, w_hh, b_hh=None):
-        xws, hs = unbind(xw), [None] * xw.shape[0]
-        for t in self.steps(xw.shape[0]):
-            h = hs[t] = GRUCell(b_hh is not None)(*((xws[t], h, w_hh) if b_hh is None else (xws[t], h, w_hh, b_hh)))
-        return stack(hs), h
+    def backward(self, g_out, g_hn):
+        """``fast_backward``'s BPTT on Tensors, over the steps recomputed by ``gru_cell_reference``."""
+        xw, h = self.inputs[:2]
+        w_hh, b_hh = self._weights(2)
+        length = xw.shape[0]
+        xws, g_outs, h_prev, gates = unbind(xw), unbind(g_out), [None] * length, [None] * length
+        for t in self.steps(length):
+            h_prev[t] = h
+            h, gates[t] = _gru_reference(xws[t], h, w_hh, b_hh)
+        g_xw, g_hw, gh = [None] * length, [None] * length, g_hn
+        for t in reversed(self.steps(length)):
+            gh = gh + g_outs[t]
+            r, z, n, hn = gates[t]
+            da_r, da_z, da_n = _gru_gate_grads(gh, r, z, n, hn, h_prev[t])
+            g_xw[t], g_hw[t] = cat([da_r, da_z, da_n], -1), cat([da_r, da_z, da_n * r], -1)
+            gh = gh * z + g_hw[t] @ w_hh
+        return self._result((stack(g_xw), gh, *self.stacked_weight_grads(g_hw, h_prev)))
+
+
+def _cat(parts: list[Tensor]) -> Tensor:
+    return cat(parts, -1)
+
+
+def _concatenate(parts: list[Any]) -> Any:
+    return backend.get_array_module(parts[0]).concatenate(parts, axis=-1)
 
 
 def _check_sequence(op: str, gates: int, xw: Any, states: dict[str, Any], w_hh: Any, b_hh: Any) -> None:

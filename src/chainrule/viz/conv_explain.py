@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd import grad
 from chainrule.errors import ChainruleError, DTypeError, GradcheckError, ShapeError
+from chainrule.ops.conv import conv2d
 from chainrule.ops.operands import check_int, first_outside
 from chainrule.tensor import Tensor
 from chainrule.viz.values import fmt_number
@@ -206,9 +208,6 @@ def _correlate(a: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def _check(e: ConvExplanation, dx_matrix: np.ndarray, dw_matrix: np.ndarray) -> dict[str, float]:
     """The largest differences between these sums and chainrule's conv2d (and the whole-matrix forms)."""
-    from chainrule.autograd import grad
-    from chainrule.ops.conv import conv2d
-
     x = Tensor(e.input[None, None].copy(), requires_grad=True)
     w = Tensor(e.weight[None, None].copy(), requires_grad=True)
     b = Tensor(np.array([e.bias]), requires_grad=True)

@@ -1,4 +1,5 @@
-"""Training plots as PNG files (matplotlib, headless): loss and accuracy curves, confusion matrices.
+"""Training plots as PNG files (matplotlib, headless): loss and accuracy curves, confusion matrices, and the
+gradient norm reaching each time step of a recurrent layer (``chainrule.nn.bptt`` measures it).
 
 Each is written atomically (a temporary file, then a rename), like every file chainrule writes. matplotlib is
 the optional ``plot`` extra; without it these raise ImportError and the callers write their text files only.
@@ -6,17 +7,19 @@ the optional ``plot`` extra; without it these raise ImportError and the callers 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from chainrule.io import atomic_write
+
 
 def save_png(fig: Any, path: str | Path, dpi: int = 100) -> Path:
     """Save a matplotlib figure as a PNG at ``path`` atomically, and close it."""
     import matplotlib.pyplot as plt
-
-    from chainrule.io import atomic_write
 
     try:
         atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
@@ -65,5 +68,26 @@ def plot_confusion(counts: np.ndarray, names: list[str], path: str | Path) -> Pa
             ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if rates[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return save_png(fig, path)
+
+
+def plot_gradient_norms(curves: Mapping[str, Sequence[float]], path: str | os.PathLike[str], title: str = "") -> Path:
+    """A PNG of ‖∂L/∂h_t‖ against t (log scale), one line per named curve (``chainrule.nn.bptt`` measures them);
+    written atomically. Needs matplotlib."""
+    try:
+        plt = _pyplot()
+    except ImportError as e:  # pragma: no cover - depends on the extra
+        raise ImportError("plot_gradient_norms needs matplotlib: pip install 'chainrule[plot]'") from e
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name, values in curves.items():
+        values = np.asarray(values, dtype=np.float64)
+        ax.semilogy(np.arange(1, len(values) + 1), np.maximum(values, 1e-30), label=name)
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("‖∂L/∂h_t‖")
+    ax.set_title(title or "Gradient reaching each time step (BPTT)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     return save_png(fig, path)

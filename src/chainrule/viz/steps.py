@@ -1,16 +1,13 @@
 """The backward pass one node at a time, recorded instead of only accumulated.
 
-``BackwardWalk`` visits the graph of an output in the engine's order (a heap keyed by −generation, so a node
-runs only after every consumer of its outputs has sent its gradient), calls each Function's own
-``run_backward`` under ``no_grad`` and records, per node, the upstream gradient it received, the local
-derivative of each input (from ``chainrule.viz.local``) and the downstream gradient it sent. The graph is
+``BackwardWalk`` follows the engine's own walk (``chainrule.autograd.engine.walk``, the one ``backward`` and
+``grad`` use) and records, per node, the upstream gradient it received, the local derivative of each input
+(from ``chainrule.viz.local``) and the downstream gradient it sent. The graph is
 never released and no ``.grad`` is touched: after walking, the computation can still be backpropagated as usual.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend
-from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.anomaly import is_anomaly_enabled
+from chainrule.autograd.engine import accumulate, walk
 from chainrule.errors import BackwardError, DTypeError, ShapeError
 from chainrule.tensor import Tensor, as_array
 from chainrule.viz.local import Context, Local, local_derivatives, op_info
@@ -271,52 +269,25 @@ class BackwardWalk:
         return result
 
     def _walk(self) -> Iterator[Step]:
-        pending: dict[int, list[Tensor | None]] = {}
-        alive: dict[int, list[Tensor | None]] = {}
-        heap: list[tuple[int, int, Any]] = []
-        order = itertools.count()
+        # The engine's own walk, so the order and every gradient are those backward() uses; the graph is kept
+        # (retain_graph) and leaf gradients are recorded here instead of going into .grad.
+        anomaly = is_anomaly_enabled()
 
-        def accumulate(total: Tensor | None, g: Tensor) -> Tensor:
-            return g if total is None else Tensor(total.data + g.data)
+        def deliver(x: Tensor, g: Tensor) -> None:
+            if x.requires_grad:
+                previous = self.grads.get(id(x))
+                self.grads[id(x)] = (x, accumulate(None if previous is None else previous[1], g, x, False, anomaly))
 
-        def send(x: Tensor, g: Tensor) -> None:
-            fn = x.creator
-            if fn is None:
-                if x.requires_grad:
-                    previous = self.grads.get(id(x))
-                    self.grads[id(x)] = (x, accumulate(None if previous is None else previous[1], g))
-                return
-            if fn.released:
-                raise _freed(fn, "backward_steps")
-            slots = pending.get(id(fn))
-            if slots is None:
-                slots = pending[id(fn)] = [None] * len(fn.outputs)
-                alive[id(fn)] = [None] * len(fn.outputs)
-                heapq.heappush(heap, (-fn.generation, next(order), fn))
-            i = x.output_index
-            slots[i] = accumulate(slots[i], g)
-            alive[id(fn)][i] = x
-
-        # grad mode is switched off around each backward only, never across a yield: between steps the
-        # caller's code runs with its own grad mode
-        with no_grad():
-            send(self.root, self.root_grad)
-        while heap:
-            fn = heapq.heappop(heap)[2]
-            held = alive.pop(id(fn))  # held so that fn.output() works inside backward, as in the engine
-            upstream = pending.pop(id(fn))
-            with no_grad():
-                downstream = fn.run_backward(upstream)
-            outputs = tuple(h if h is not None else ref() for h, ref in zip(held, fn.outputs))
-            for out, g in zip(outputs, upstream):
+        visits = walk([self.root], [self.root_grad], deliver, retain_graph=True,
+                      freed=lambda fn: _freed(fn, "backward_steps"))
+        for visit in visits:
+            fn = visit.function
+            outputs = tuple(h if h is not None else ref() for h, ref in zip(visit.outputs, fn.outputs))
+            for out, g in zip(outputs, visit.upstream):
                 if out is not None and g is not None:
                     self.grads[id(out)] = (out, g)
-            step = self._step(fn, outputs, upstream, downstream)
+            step = self._step(fn, outputs, visit.upstream, visit.downstream)
             self.steps.append(step)
-            with no_grad():
-                for x, gx in zip(fn.inputs, downstream):
-                    if gx is not None:
-                        send(x, gx)
             yield step
         self.done = True
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from chainrule.viz.expr import (
+from chainrule.cli.expr import (
     MAX_ELEMENTS,
     MAX_VARIABLE_ELEMENTS,
     ExpressionError,

@@ -202,8 +202,13 @@ def parse_value(text: str, name: str = "value") -> np.ndarray:
         raise ExpressionError(f"{name}: '{_token(text)}' is not a number or a list of numbers")
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (ValueError, OverflowError):
+    except OverflowError:
+        array = np.asarray([np.inf])  # an int beyond float64: refused below with the float that overflows
+    except ValueError:
         raise ExpressionError(f"{name}: '{_token(text)}' is not a rectangular array of numbers") from None
+    if not np.isfinite(array).all():  # 1e309 reads as inf: a number the user did not write
+        raise ExpressionError(f"{name}: '{_token(text)}' is beyond float64's range (±1.8e308) and would become "
+                              "infinite; write a smaller number")
     if array.size > MAX_VARIABLE_ELEMENTS:
         raise ExpressionError(f"{name}: {array.size} elements; the limit is {MAX_VARIABLE_ELEMENTS}")
     return array
