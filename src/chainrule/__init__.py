@@ -20,8 +20,8 @@ from chainrule.errors import BackwardError, ChainruleError, DTypeError, Gradchec
 from chainrule.ops import *  # noqa: F403 - the op functions are the public API (cr.exp, cr.matmul, ...)
 from chainrule.ops import __all__ as _ops_all
 from chainrule.ops.tensor_methods import setup_tensor
+from chainrule.version import __version__  # noqa: F401 - chainrule.__version__, as every package has
 
-__version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError", "BackwardError", "ChainruleError", "DTypeError", "Function", "GradcheckError", "ShapeError",

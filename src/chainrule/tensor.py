@@ -171,16 +171,6 @@ class Tensor:
     __hash__ = object.__hash__  # identity, although == (installed with the operators) is elementwise
 
     # ----- autograd -----------------------------------------------------------------------------------
-    def backward_steps(self, grad: Tensor | Any = None) -> Iterator[Any]:
-        """Yield the backward pass one node at a time: node, upstream, local and downstream gradients.
-
-        Leaves the graph and every ``.grad`` untouched; see ``chainrule.viz.backward_steps``.
-        """
-        # The one deliberate late binding from Tensor upward: the walk is a view, and viz sits above tensor.
-        from chainrule.viz.steps import backward_steps
-
-        return backward_steps(self, grad)
-
     def detach(self) -> Tensor:
         """The same values (shared memory, shared version counter) cut from the graph."""
         out = Tensor(self._data)

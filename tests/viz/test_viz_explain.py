@@ -58,7 +58,7 @@ def test_add_mul_example_gradients_and_every_intermediate():
 def test_explain_leaves_the_graph_and_grads_alone():
     x, y, z, q, f = xyz()
     explain(f)
-    list(f.backward_steps())
+    list(backward_steps(f))
     assert x.grad is None and y.grad is None and z.grad is None
     f.backward()  # the graph was not released
     assert (x.grad.item(), y.grad.item(), z.grad.item()) == (-4.0, -4.0, 3.0)
@@ -79,7 +79,7 @@ def test_printed_table():
 
 def test_backward_steps_unpack_and_match_the_table():
     *_, f = xyz()
-    steps = list(f.backward_steps())
+    steps = list(backward_steps(f))
     node, upstream, local, downstream = steps[0]
     assert (node, upstream, local, downstream) == ("f", 1.0, (-4.0, 3.0), (-4.0, 3.0))
     node, upstream, local, downstream = steps[1]

@@ -89,7 +89,7 @@ class Function:
         if checks_forward():
             self.created_at = user_frame()
             check_forward(self.name, arrays, [out._data for out in outputs], self.created_at)
-        if self.records(inputs):
+        if is_grad_enabled() and any(x.requires_grad for x in inputs):  # records(inputs), inlined: every op passes here
             self.inputs = inputs
             self.saved_versions = tuple(x._version[0] for x in inputs)
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
@@ -229,18 +229,12 @@ class Function:
         """Drop the inputs and everything saved for backward, so that the memory can be reclaimed (and written
         to again)."""
         held = self.__dict__.get("_held")
-        if held:
-            saved.release(held)
+        if held is not None:
+            held.release()
         generation = self.generation
         self.__dict__.clear()
         self.generation = generation
         self.released = True
-
-    def __del__(self) -> None:
-        # A graph dropped without a backward pass: its saved arrays become writable again.
-        held = self.__dict__.get("_held")
-        if held:
-            saved.release(held)
 
     def __repr__(self) -> str:
         return f"<{self.name}>"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 
 _state = threading.local()
 
@@ -14,15 +13,22 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
-@contextlib.contextmanager
-def set_grad_enabled(mode: bool) -> Iterator[None]:
-    """Context manager that turns graph recording on or off, restoring the previous mode on exit."""
-    previous = is_grad_enabled()
-    _state.enabled = bool(mode)
-    try:
-        yield
-    finally:
-        _state.enabled = previous
+class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name for a context manager
+    """Context manager (and decorator) that turns graph recording on or off, restoring the previous mode on exit.
+
+    A class rather than a generator: the engine enters one per node of every backward pass."""
+
+    __slots__ = ("mode", "previous")
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_state, "enabled", True)
+        _state.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _state.enabled = self.previous
 
 
 def no_grad() -> contextlib.AbstractContextManager[None]:

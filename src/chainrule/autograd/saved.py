@@ -50,8 +50,28 @@ def _root(a: np.ndarray) -> np.ndarray:
     return base if isinstance(base, _ndarray) else a
 
 
-def hold(arrays: Iterable[Any]) -> list[np.ndarray]:
-    """Make ``arrays`` (and the memory they view) read-only for one more holder; return what to ``release``.
+class Hold:
+    """The memory one node holds read-only, released once: by the node's backward, or when the node is freed.
+
+    Only a node that holds something carries one, so the cost of a finaliser (``__del__``) falls on those alone."""
+
+    __slots__ = ("roots",)
+
+    def __init__(self, roots: list[np.ndarray]) -> None:
+        self.roots: list[np.ndarray] | None = roots
+
+    def release(self) -> None:
+        roots, self.roots = self.roots, None
+        if roots:
+            release(roots)
+
+    def __del__(self) -> None:  # a graph dropped without a backward pass: its memory becomes writable again
+        self.release()
+
+
+def hold(arrays: Iterable[Any]) -> Hold | None:
+    """Make ``arrays`` (and the memory they view) read-only for one more holder; None when there is nothing to
+    hold.
 
     Runs for every recorded node that saves values, so it is written for speed: one lock, no calls per array."""
     held: list[np.ndarray] = []
@@ -74,7 +94,7 @@ def hold(arrays: Iterable[Any]) -> list[np.ndarray]:
             if root is not a and a.flags.writeable:  # a view made before the lock keeps its own flag
                 a.setflags(write=False)
                 _add_view(key, a)
-    return held
+    return Hold(held) if held else None
 
 
 def _add_view(key: int, view: np.ndarray) -> None:

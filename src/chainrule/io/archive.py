@@ -39,6 +39,7 @@ from chainrule import backend
 from chainrule.errors import ChainruleError
 from chainrule.ops import operands
 from chainrule.tensor import Tensor
+from chainrule.version import __version__
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CheckpointError", "atomic_write", "load", "save"]
 
@@ -140,15 +141,13 @@ class _Encoder:
 
 
 def _document(value: Any, kind: str) -> tuple[bytes, dict[str, np.ndarray]]:
-    import chainrule  # deferred: the version is written once, in the package, which imports this module
-
     encoder = _Encoder()
     tree = encoder.encode(value, "obj")
     doc = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "kind": kind,
-        "created_by": {"chainrule": chainrule.__version__, "numpy": np.__version__},
+        "created_by": {"chainrule": __version__, "numpy": np.__version__},
         "tree": tree,
     }
     return json.dumps(doc, allow_nan=False).encode("ascii"), encoder.arrays

@@ -2,7 +2,7 @@
 
 - ``explain(loss)``: the backward pass node by node (upstream gradient, local derivative(s), downstream
   gradient(s)) as a list of dicts that prints as a table;
-- ``backward_steps(loss)`` (also ``loss.backward_steps()``): the same, one ``Step`` at a time;
+- ``backward_steps(loss)``: the same, one ``Step`` at a time;
 - ``draw(loss, "graph.svg")``: the graph as SVG (laid out by chainrule, no Graphviz needed) or DOT;
 - ``explain_conv(X, W, b, stride=2)``: a small convolution element by element, forward and backward;
 - ``plot_curves``, ``plot_confusion``, ``plot_gradient_norms``: training and BPTT plots as PNG (matplotlib,
