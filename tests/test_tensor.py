@@ -78,3 +78,10 @@ def test_numpy_array_on_the_left_defers_to_tensor():
     assert isinstance(y, cr.Tensor)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 3.0])
+
+
+@pytest.mark.parametrize("data", [np.array(["a", "b"]), np.array([None, 1.0]), np.array([1 + 2j]),
+                                  np.array(["2026-01-01"], dtype="datetime64[D]")], ids=str)
+def test_the_constructor_refuses_arrays_that_hold_no_numbers(data):
+    with pytest.raises(cr.errors.DTypeError, match=r"Tensor: data must hold numbers .* got an array of dtype"):
+        cr.Tensor(data)

@@ -28,12 +28,16 @@ def as_array(data: Any, dtype: Any = None) -> Any:
     if isinstance(data, Tensor):
         data = data.data
     if backend.is_array(data):
-        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
-    if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data, dtype=dtype)
-    if dtype is None and array.dtype == np.float64:
-        array = array.astype(dtypes.default_float)
+        array = data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
+        array = np.asarray(data, dtype=dtype)
+    else:
+        array = np.asarray(data, dtype=dtype)
+        if dtype is None and array.dtype == np.float64:
+            array = array.astype(dtypes.default_float)
+    if array.dtype.kind not in "biuf":  # strings, objects, dates: no tensor dtype (cr.tensor says more)
+        raise DTypeError(f"Tensor: data must hold numbers (bool, int or float), got an array of dtype {array.dtype}; "
+                         f"hint: convert it first, e.g. array.astype(np.float32)")
     return array
 
 
