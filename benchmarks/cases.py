@@ -6,7 +6,7 @@ step as NumPy arrays, for the smoke check against PyTorch). The code of a runner
 through a small adapter (``Framework``), so both sides do exactly the same work on the same arrays.
 
 Inputs come from ``numpy.random.default_rng(seed)`` in every process, so they are identical; the initial
-weights of the layer rows are drawn the same way, and those of the models (RNN, LSTM, LeNet-5, CompactCNN)
+weights of the layer rows are drawn the same way, and those of the models (RNN, LSTM, GRU, LeNet-5, CompactCNN)
 are PyTorch's own initialisation, saved by the PyTorch side (``torch_state``) and loaded into the chainrule
 model with ``load_state_dict``.
 
@@ -63,7 +63,7 @@ class Framework:
 
     def tensor(self, array: np.ndarray, requires_grad: bool = False) -> Any:
         if self.name == "torch":
-            t = self.lib.from_numpy(np.ascontiguousarray(array))
+            t = self.lib.from_numpy(array if array.flags.c_contiguous else np.ascontiguousarray(array))  # keeps 0-d
             return t.requires_grad_(True) if requires_grad else t
         return self.lib.Tensor(array, requires_grad=requires_grad)
 
@@ -168,6 +168,8 @@ class Row:
     torch_state: Callable[..., dict[str, np.ndarray]] | None = None  # torch_state(size, seed) -> state dict
     flops: Callable[[dict[str, Any]], float] | None = None  # per step, analytic
     flops_note: str = ""
+    units: Callable[[dict[str, Any]], int] | None = None  # per step: the table shows the time per unit
+    unit: str = ""  # what ``units`` counts (e.g. "node")
     rounds: int = 15  # default timing rounds (full scale)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -284,13 +286,15 @@ def build_linear(fw: Framework, s: dict[str, Any], state: Any, seed: int) -> Lay
 
 def recurrent_flops(s: dict[str, Any]) -> float:
     """GEMM FLOPs only: per step 2·B·(I + H)·gates·H forward; backward 2× that (dX/dh and dW)."""
-    gates = 4 if s["mode"] == "LSTM" else 1
+    gates = {"LSTM": 4, "GRU": 3}.get(s["mode"], 1)
     return 3 * s["steps"] * 2 * s["batch"] * (s["input"] + s["hidden"]) * gates * s["hidden"]
 
 
 def _recurrent_module(nn: Any, s: dict[str, Any]) -> Any:
     if s["mode"] == "LSTM":
         return nn.LSTM(s["input"], s["hidden"])
+    if s["mode"] == "GRU":
+        return nn.GRU(s["input"], s["hidden"])
     return nn.RNN(s["input"], s["hidden"], nonlinearity="tanh")
 
 
@@ -327,6 +331,33 @@ class RecurrentRunner:
         for name, p in self.module.named_parameters():
             res[f"grad.{name}"] = self.fw.numpy(p.grad)
         return res
+
+
+# per-node overhead ----------------------------------------------------------------------------------------
+
+
+def chain_nodes(s: dict[str, Any]) -> int:
+    """The graph nodes of one chain step: its elementwise ops and the final sum."""
+    return s["ops"] + 1
+
+
+def build_chain(fw: Framework, s: dict[str, Any], state: Any, seed: int) -> LayerRunner:
+    """``ops`` tiny elementwise ops in a chain (alternately ``y * a_i`` and ``y + b_i``, the constants without
+    gradient), then a sum and its backward: the time is almost all per-node framework overhead."""
+    rng = _rng(seed)
+    shape = tuple(s["shape"])
+    x = rng.standard_normal(shape, dtype=np.float32)
+    scales = rng.uniform(0.9, 1.1, (s["ops"], *shape)).astype(np.float32)  # near 1: no overflow in the chain
+    shifts = rng.uniform(-0.1, 0.1, (s["ops"], *shape)).astype(np.float32)
+    consts = [fw.tensor(scales[i] if i % 2 == 0 else shifts[i]) for i in range(s["ops"])]
+
+    def forward(x):
+        y = x
+        for i, c in enumerate(consts):
+            y = y * c if i % 2 == 0 else y + c
+        return y.sum()
+
+    return LayerRunner(fw, forward, {"x": (x, True)}, np.ones((), dtype=np.float32))
 
 
 # models ----------------------------------------------------------------------------------------------------
@@ -537,6 +568,8 @@ _CONV2 = {"x": (128, 6, 14, 14), "f": 16, "k": 5, "pad": 0, "input_grad": True}
 _CONV3 = {"x": (64, 64, 32, 32), "f": 64, "k": 3, "pad": 1, "input_grad": True}
 _RNN = {"mode": "RNN_TANH", "input": 128, "hidden": 256, "steps": 50, "batch": 32}
 _LSTM = {**_RNN, "mode": "LSTM"}
+_GRU = {**_RNN, "mode": "GRU"}
+_CHAIN = {"ops": 100, "shape": (4, 4)}
 _LENET = {"batch": 128, "limit": None, "epoch_images": None, "warmup_batches": 10}
 _LENET_QUICK = {**_LENET, "epoch_images": 40 * 128}
 _LENET_SMOKE = {"batch": 16, "limit": 32, "epoch_images": None, "warmup_batches": 0, "synthetic_if_missing": True}
@@ -572,6 +605,12 @@ ROWS: list[Row] = [
         _same(_LSTM, {**_LSTM, "input": 6, "hidden": 8, "steps": 5, "batch": 3}),
         lambda fw, s, state, seed: RecurrentRunner(fw, s, state, seed), recurrent_state, recurrent_flops,
         flops_note="GEMM FLOPs only (input and hidden projections), forward + 2× backward"),
+    Row("gru", "GRU 128→256, 50 steps, batch 32", "layer", 1.3,
+        _same(_GRU, {**_GRU, "input": 6, "hidden": 8, "steps": 5, "batch": 3}),
+        lambda fw, s, state, seed: RecurrentRunner(fw, s, state, seed), recurrent_state, recurrent_flops,
+        flops_note="GEMM FLOPs only (input and hidden projections), forward + 2× backward"),
+    Row("node_overhead", "per graph node: 100 mul/add on 4×4 + sum, fwd+bwd (time per node)", "layer", None,
+        _same(_CHAIN, {**_CHAIN, "ops": 10}), build_chain, units=chain_nodes, unit="node"),
     Row("lenet_epoch", "LeNet-5 epoch, Fashion-MNIST, batch 128, SGD momentum", "e2e", 2.0,
         _same(_LENET, _LENET_SMOKE, _LENET_QUICK), build_lenet_epoch, model_state("lenet5"), lenet_epoch_flops,
         rounds=5, flops_note="convs' and linears' GEMM FLOPs, forward + backward, summed over the epoch"),

@@ -20,6 +20,6 @@ def test_benchmark_smoke_runs_every_row_and_agrees_with_torch():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "smoke: all rows ok" in result.stdout, result.stdout
-    for key in ("conv1", "conv2", "conv3", "pool_lenet", "pool_large", "linear", "rnn", "lstm", "lenet_epoch",
-                "compact_step", "memory/torch", "memory/chainru"):
+    for key in ("conv1", "conv2", "conv3", "pool_lenet", "pool_large", "linear", "rnn", "lstm", "gru",
+                "node_overhead", "lenet_epoch", "compact_step", "memory/torch", "memory/chainru"):
         assert key in result.stdout, f"row {key} missing from the smoke output:\n{result.stdout}"

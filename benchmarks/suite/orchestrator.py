@@ -68,7 +68,8 @@ def _profiles(report: dict[str, Any], args: argparse.Namespace, worker: Worker, 
     """--profile: the rows that missed their target or failed (or every row with ``all``)."""
     chosen = [row["key"] for row in report["rows"]
               if args.profile == "all" or row.get("met") is False or "error" in row]
-    timed = {row["key"]: row["chainrule_s"] for row in report["rows"] if "chainrule_s" in row}
+    timed = {row["key"]: row.get("chainrule_step_s", row["chainrule_s"]) for row in report["rows"]
+             if "chainrule_s" in row}
     return profile_rows(chosen, args, worker, tmp, out, timed, seed)
 
 

@@ -94,8 +94,12 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
             lines.append(f"| {r['title']} | {fmt_mib(c['increase_kib'])} | {fmt_mib(t['increase_kib'])} | "
                          f"{r['ratio']:.2f}× | 1 run | {target} | {met} | | | |")
             continue
+        if r.get("unit"):  # per-unit times (e.g. per graph node): more digits than fmt_time's whole µs
+            times = [f"{r[k] * 1e6:.2f} µs/{r['unit']}" for k in ("chainrule_s", "torch_s")]
+        else:
+            times = [fmt_time(r["chainrule_s"]), fmt_time(r["torch_s"])]
         lines.append(
-            f"| {r['title']} | {fmt_time(r['chainrule_s'])} | {fmt_time(r['torch_s'])} | {r['ratio']:.2f}× | "
+            f"| {r['title']} | {times[0]} | {times[1]} | {r['ratio']:.2f}× | "
             f"{r['ratio_q1']:.2f}–{r['ratio_q3']:.2f} | {target} | {met} | {fmt_gflops(r['gflops_chainrule'])} | "
             f"{fmt_gflops(r['gflops_torch'])} | {fmt_load(r.get('foreign_load_cores'))} |")
     return lines

@@ -159,5 +159,9 @@ def summarize(r: Any, size: dict[str, Any], samples: list[dict[str, Any]], round
         "data_source": data_source,
         "foreign_load_cores": statistics.median(loads) if loads else row_load.cores(),
     }
+    if r.units:  # a per-unit row (e.g. per graph node): the times are per unit, the step times kept beside them
+        n = r.units(size)
+        res.update({"unit": r.unit, "units_per_step": n, "chainrule_step_s": t_cr, "torch_step_s": t_pt,
+                    "chainrule_s": t_cr / n, "torch_s": t_pt / n})
     res["met"] = None if r.target is None else res["ratio"] <= r.target
     return res
