@@ -12,6 +12,7 @@ on leaves that require grad and returns an output whose graph holds a ``SomeFunc
 from __future__ import annotations
 
 import importlib
+import operator
 import pkgutil
 from collections.abc import Callable
 
@@ -19,9 +20,11 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+import chainrule.autograd.broadcast as broadcast
 import chainrule.ops
 import chainrule.ops.activation as activation
 import chainrule.ops.conv as conv
+import chainrule.ops.elementwise as elementwise
 import chainrule.ops.linalg as linalg
 import chainrule.ops.loss as loss
 import chainrule.ops.normalization as normalization
@@ -84,6 +87,26 @@ def _activation(fn, shape=(3, 5)) -> Builder:
     return lambda dtype: fn(_leaf(shape, dtype, 1, 2.0))
 
 
+def _binary(op, a_shape, b_shape, grads=(True, True)) -> Builder:
+    """op(a, b), broadcasting b against a where their shapes differ; ``grads``: which inputs require grad."""
+    def build(dtype):
+        a = _leaf(a_shape, dtype, 1, grad=grads[0])
+        b = cr.tensor(np.abs(_leaf(b_shape, dtype, 2).numpy()) + 0.5, requires_grad=grads[1])  # away from 0: division
+        return op(a, b)
+    return build
+
+
+def _binary_cases(op) -> dict[str, Builder]:
+    return {
+        "same shape": _binary(op, (3, 5), (3, 5)),
+        "broadcast row": _binary(op, (4, 3, 5), (5,)),
+        "broadcast both": _binary(op, (4, 1, 5), (3, 1)),
+        "only a": _binary(op, (3, 5), (3, 5), grads=(True, False)),
+        "only b": _binary(op, (2, 5), (5,), grads=(False, True)),
+        "0-d": _binary(op, (), ()),
+    }
+
+
 def _cross_entropy(x_shape, target, **kwargs) -> Builder:
     def build(dtype):
         extra = {k: (v(dtype) if callable(v) else v) for k, v in kwargs.items()}
@@ -128,6 +151,10 @@ def _recurrent(op, gates, states=1, length=None, bias=True, grads=None, **kwargs
 
 
 FAST_ROUTE_CASES: dict[type[Function], dict[str, Builder]] = {
+    broadcast.Add: _binary_cases(operator.add),
+    elementwise.Sub: _binary_cases(operator.sub),
+    elementwise.Mul: _binary_cases(operator.mul),
+    elementwise.Div: _binary_cases(operator.truediv),
     activation.Tanh: {
         "2-D": _activation(F.tanh), "0-d": _activation(F.tanh, ()), "4-D": _activation(F.tanh, (2, 3, 4, 5)),
     },
@@ -254,6 +281,7 @@ FAST_ROUTE_CASES: dict[type[Function], dict[str, Builder]] = {
 # Fast routes that do the reference's arithmetic in the same order: held equal bit for bit. The others (a
 # different algorithm, or the same products in another order) are held to within a few units of rounding.
 EXACT: set[type[Function]] = {
+    broadcast.Add, elementwise.Sub, elementwise.Mul, elementwise.Div,
     activation.Tanh, activation.ReLU, linalg.Linear, loss.CrossEntropyIndex, loss.CrossEntropyProb,
     conv.ConvTranspose2d, conv.WeightGrad, pool.MaxPool2d, pool.AvgPool2d, pool.AdaptiveAvgPool2d,
 }
@@ -329,6 +357,8 @@ def test_fast_route_equals_backward(cls, name, dtype):
         if ref is None:
             continue
         assert isinstance(ref, cr.Tensor) and isinstance(got, np.ndarray), f"input {i}: {type(ref)}, {type(got)}"
+        if fn.broadcasts:  # both routes give the broadcast shape; run_backward sums them back to the input's
+            ref, got = broadcast.sum_to(ref, x.shape), broadcast.sum_to(cr.Tensor(got), x.shape).data
         assert got.shape == ref.shape == x.shape, f"input {i}: shapes {got.shape}, {ref.shape}, input {x.shape}"
         assert got.dtype == ref.dtype == x.dtype, f"input {i}: dtypes {got.dtype}, {ref.dtype}, input {x.dtype}"
         if cls in EXACT:

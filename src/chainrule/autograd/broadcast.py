@@ -80,6 +80,10 @@ class Add(Function):
         """y = a + b: ∂y/∂a = ∂y/∂b = 1, so addition distributes gy unchanged: ga = gb = gy (then sum_to)."""
         return gy, gy
 
+    def fast_backward(self, gy: Any) -> tuple[Any, Any]:
+        """The same on arrays (no nodes: the cost of a small op is its Python frames)."""
+        return gy, gy
+
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` repeated along new or size-1 axes to ``shape`` (NumPy's broadcasting rule)."""
