@@ -91,9 +91,10 @@ class Function:
             check_forward(self.name, arrays, [out._data for out in outputs], self.created_at)
         if is_grad_enabled() and any(x.requires_grad for x in inputs):  # records(inputs), inlined: every op passes here
             self.inputs = inputs
-            self.saved_versions = tuple(x._version[0] for x in inputs)
-            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
-            self.generation = max(x.generation for x in inputs)
+            # lists, not generators: every recorded node passes here, and a generator costs a frame per item
+            self.saved_versions = tuple([x._version[0] for x in inputs])
+            self.needs_input_grad = tuple([x.requires_grad for x in inputs])
+            self.generation = max([x.generation for x in inputs])
             for i, out in enumerate(outputs):
                 if out._data.dtype.kind == "f":
                     out.requires_grad = True
@@ -185,7 +186,7 @@ class Function:
                 raise BackwardError(
                     f"{self.name}.backward returned a {type(gx).__name__} for input {i}; expected a Tensor"
                 )
-            if gx.shape != x.shape:
+            if gx._data.shape != x._data.shape:  # the arrays' own attributes: cheaper than the properties
                 if self.broadcasts and is_broadcast_of(gx.shape, x.shape):
                     # Deferred: SumTo is itself a Function, so broadcast.py imports this module, not the reverse.
                     from chainrule.autograd.broadcast import sum_to
@@ -196,7 +197,7 @@ class Function:
                         f"{self.name}.{rule} returned a gradient of shape {gx.shape} for input {i} "
                         f"of shape {x.shape}; a gradient must have its input's shape"
                     )
-            if gx.dtype != x.dtype:
+            if gx._data.dtype != x._data.dtype:
                 raise BackwardError(
                     f"{self.name}.{rule} returned a {gx.dtype} gradient for input {i} of dtype {x.dtype}; "
                     f"a gradient must have its input's dtype"
