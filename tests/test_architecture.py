@@ -22,7 +22,7 @@ PACKAGE = Path(chainrule.__file__).resolve().parent
 
 # Lowest first. A module may import its own layer and the layers below it, never one above.
 LAYERS: list[tuple[str, ...]] = [
-    ("backend", "dtypes", "errors", "version", "workspace"),
+    ("backend", "dtypes", "errors", "threads", "version", "workspace"),
     ("tensor",),
     ("autograd",),
     ("ops", "compiled", "creation"),

@@ -16,6 +16,7 @@ from chainrule.creation import (
     rand_like, randint, randn, randn_like, tensor, zeros, zeros_like,
 )
 from chainrule.dtypes import bool_, float16, float32, float64, int32, int64
+from chainrule.threads import get_num_threads, set_num_threads
 from chainrule.errors import BackwardError, ChainruleError, DTypeError, GradcheckError, ShapeError
 from chainrule.ops import *  # noqa: F403 - the op functions are the public API (cr.exp, cr.matmul, ...)
 from chainrule.ops import __all__ as _ops_all
@@ -29,6 +30,7 @@ __all__ = [
     "float64", "from_numpy", "full", "full_like", "grad", "gradcheck", "gradgradcheck", "int32", "int64",
     "is_anomaly_enabled", "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "ops",
     "rand", "rand_like", "randint", "randn", "randn_like", "set_grad_enabled", "tensor", "zeros", "zeros_like",
+    "get_num_threads", "set_num_threads",
     *_ops_all
 ]
 

@@ -122,12 +122,13 @@ def _linear(x_shape, out_features, bias=True, grads=(True, True, True)) -> Build
     return build
 
 
-def _batch_norm(shape) -> Builder:
+def _batch_norm(shape, weight=True, bias=True, param_grads=True) -> Builder:
     def build(dtype):
         c = shape[1]
         rm, rv = cr.tensor(np.zeros(c, dtype)), cr.tensor(np.ones(c, dtype))
-        return F.batch_norm(_leaf(shape, dtype, 1, 3.0), rm, rv, _leaf((c,), dtype, 2), _leaf((c,), dtype, 3),
-                            training=True)
+        w = _leaf((c,), dtype, 2, grad=param_grads) if weight else None
+        b = _leaf((c,), dtype, 3, grad=param_grads) if bias else None
+        return F.batch_norm(_leaf(shape, dtype, 1, 3.0), rm, rv, w, b, training=True)
     return build
 
 
@@ -162,9 +163,14 @@ FAST_ROUTE_CASES: dict[type[Function], dict[str, Builder]] = {
     activation.ReLU: {
         "2-D": _activation(F.relu), "0-d": _activation(F.relu, ()), "3-D": _activation(F.relu, (2, 3, 7)),
     },
+    normalization.BatchNorm: {
+        "(N, C)": _batch_norm((8, 5)),
+        "(N, C, H, W)": _batch_norm((4, 3, 5, 6)),
+        "(N, C, L), no weight": _batch_norm((4, 3, 5), weight=False),
+        "(N, C, H, W), no bias": _batch_norm((4, 3, 2, 3), bias=False),
+        "(N, C, H, W), input grad only": _batch_norm((3, 2, 4, 4), param_grads=False),
+    },
     normalization.Standardize: {
-        "batch_norm (N, C)": _batch_norm((8, 5)),
-        "batch_norm (N, C, H, W)": _batch_norm((4, 3, 5, 6)),
         "layer_norm last dim": _layer_norm((4, 7), (7,)),
         "layer_norm last two dims": _layer_norm((3, 4, 5), (4, 5)),
     },

@@ -166,3 +166,95 @@ def test_normalization_argument_errors():
         F.layer_norm(cr.randn(2, 3), 4)
     with pytest.raises(cr.ShapeError, match=r"layer_norm: argument 'weight' must have shape \(3,\), got \(2,\)"):
         F.layer_norm(cr.randn(2, 3), 3, cr.ones(2))
+
+
+# ----- the compiled batch norm (chainrule.compiled.normalization) against its NumPy reference ---------------
+
+def _bn_case(shape, dtype, offset=0.0, contiguous=True):
+    r = rng(11)
+    x = (r.standard_normal(shape) * 3 + offset).astype(dtype)
+    if not contiguous:  # the same values, laid out channels-last
+        x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    gy = r.standard_normal(shape).astype(dtype)
+    w, b = affine(shape[1], 4, dtype)
+    return x, gy, w, b
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("shape, offset, contiguous", [
+    ((8, 3), 0.0, True), ((4, 3, 5), 0.0, True), ((6, 5, 7, 4), 0.0, True), ((6, 5, 7, 4), 0.0, False),
+    ((16, 4, 9, 9), 100.0, True),  # a large mean: the two-pass variance must not cancel
+])
+@pytest.mark.parametrize("params", ["both", "weight", "neither"])
+def test_compiled_batch_norm_equals_the_numpy_reference(shape, offset, contiguous, params, dtype, rtol):
+    """The kernels sum in float64 where the reference sums pairwise in the input's dtype: equal to the rounding
+    of the sums (relative to each result's scale), in the input's dtype."""
+    from chainrule import compiled
+    from chainrule.ops import normalization as N
+
+    if not compiled.enabled():
+        pytest.skip("the compiled kernels are off (Numba not installed, or CHAINRULE_COMPILED=0)")
+    x, gy, w, b = _bn_case(shape, dtype, offset, contiguous)
+    w = None if params == "neither" else w
+    b = b if params == "both" else None
+    ref = N._batch_norm_forward(x, w, b, 1e-5)
+    got = N._compiled_forward(x, w, b, 1e-5)
+    for name, r, g in zip(("y", "mean", "var", "rstd"), ref, got):
+        assert g.dtype == dtype and g.shape == r.shape, name
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * float(np.abs(r).max()), err_msg=name)
+    ref_grads = N._batch_norm_grads(gy, x, ref[1], ref[3], w)
+    got_grads = N._compiled_backward(gy, x, ref[1], ref[3], w)
+    for name, r, g in zip(("gx", "gweight", "gbias"), ref_grads, got_grads):
+        assert g.dtype == dtype and g.shape == r.shape, name
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * float(np.abs(r).max()) * 10, err_msg=name)
+
+
+def test_batch_norm_split_over_channels_equals_one_thread_bit_for_bit(monkeypatch):
+    """Each channel is computed by one thread whatever the split: 1, 2 and 3 threads give the same bits."""
+    from chainrule import compiled, threads
+    from chainrule.ops import normalization as N
+
+    if not compiled.enabled():
+        pytest.skip("the compiled kernels are off (Numba not installed, or CHAINRULE_COMPILED=0)")
+    monkeypatch.setattr(N, "SPLIT_MIN_SIZE", 1)
+    x, gy, w, b = _bn_case((4, 5, 3, 3), np.float32)
+    before = threads.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2, 3):
+            threads.set_num_threads(count)
+            fwd = N._compiled_forward(x, w, b, 1e-5)
+            results.append(fwd + N._compiled_backward(gy, x, fwd[1], fwd[3], w))
+    finally:
+        threads.set_num_threads(before)
+    for other in results[1:]:
+        for a, e in zip(other, results[0]):
+            np.testing.assert_array_equal(a, e)
+
+
+def test_batch_norm_training_matches_torch_with_and_without_compiled_kernels():
+    """The layer's whole training step (output, three gradients, running statistics) against PyTorch on a
+    CNN-sized input, on each route."""
+    import contextlib
+
+    from chainrule import compiled
+
+    x, gy, w, b = _bn_case((16, 6, 12, 12), np.float32, offset=2.0)
+    t = torch.nn.BatchNorm2d(6)
+    with torch.no_grad():
+        t.weight.copy_(torch.from_numpy(w))
+        t.bias.copy_(torch.from_numpy(b))
+    tx = torch.from_numpy(x).requires_grad_(True)
+    t(tx).backward(torch.from_numpy(gy))
+    for route in (contextlib.nullcontext(), compiled.disabled()):
+        with route:
+            m = cr.nn.BatchNorm2d(6)
+            m.weight.data[...] = w
+            m.bias.data[...] = b
+            cx = cr.tensor(x, requires_grad=True)
+            m(cx).backward(cr.tensor(gy))
+        np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(m.weight.grad.numpy(), t.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(m.bias.grad.numpy(), t.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(m.running_mean.numpy(), t.running_mean.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(m.running_var.numpy(), t.running_var.numpy(), rtol=1e-5, atol=1e-6)

@@ -2,14 +2,19 @@
 
 Optional: ``pip install "chainrule[fast]"`` installs Numba, and then the ops that have a kernel here use it for
 NumPy arrays. Every kernel has a NumPy reference in ``src/chainrule/ops`` that stays the definition of the result:
-the tests run both on the same inputs and require identical outputs. Set the environment variable
-``CHAINRULE_COMPILED=0`` (or use ``with compiled.disabled():``) to run the references everywhere.
+the tests run both on the same inputs and require identical outputs where the arithmetic is the same, and
+agreement to the rounding of a sum where a kernel sums in a different order (each kernel's docstring says which).
+Set the environment variable ``CHAINRULE_COMPILED=0`` (or use ``with compiled.disabled():``) to run the references
+everywhere.
 
-Kernels are compiled on first use and cached on disk (Numba's ``cache=True``); they run on one thread and
-release the GIL.
+Kernels are compiled on first use and cached on disk in the user's cache (``cache.py``: ``~/.cache/chainrule/numba``,
+never inside the installed package); each call runs on one thread and releases the GIL, so an op may run calls
+for different channels or images on several threads (``chainrule.threads``).
 
 - ``pool.max_pool2d_2x2``, ``pool.max_pool2d_2x2_scatter``: max pooling with 2×2 windows and stride 2 and its
   backward (``ops/pool.py``), one pass over the input instead of NumPy's passes per kernel offset.
+- ``normalization.batch_norm_forward``, ``normalization.batch_norm_backward``: batch norm in training
+  (``ops/normalization.py``), two passes over each channel each way instead of one per op.
 """
 
 from __future__ import annotations
@@ -52,4 +57,5 @@ def disabled() -> Iterator[None]:
 
 def module(name: str) -> ModuleType:
     """The kernel module ``chainrule.compiled.<name>``, imported (and Numba with it) on first use."""
+    importlib.import_module("chainrule.compiled.cache").install()  # before the kernels' first compilation
     return importlib.import_module(f"chainrule.compiled.{name}")
