@@ -193,6 +193,11 @@ def test_lstm_keeps_gradients_alive_longer_than_tanh_rnn(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_clip_grad_norm_without_gradients_returns_a_zero_tensor():
+    total = clip_grad_norm_([cr.zeros(3, requires_grad=True)], 1.0)
+    assert isinstance(total, cr.Tensor) and total.item() == 0.0 and total.dtype == np.float32
+
+
 def test_clip_grad_norm_and_value_match_torch():
     r = rng(10)
     grads = [r.standard_normal(s).astype(np.float32) * 3 for s in ((3, 4), (5,))]
@@ -203,7 +208,8 @@ def test_clip_grad_norm_and_value_match_torch():
     for norm_type in (2.0, 1.0, float("inf")):
         total = clip_grad_norm_(ps, 2.0, norm_type)
         ttotal = torch.nn.utils.clip_grad_norm_(tps, 2.0, norm_type)
-        assert total == pytest.approx(float(ttotal), rel=1e-5)
+        assert isinstance(total, cr.Tensor) and total.shape == () and total.dtype == np.float32
+        assert total.item() == pytest.approx(ttotal.item(), rel=1e-5)
         for p, tp in zip(ps, tps):
             np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-5)
     clip_grad_value_(ps, 0.1)

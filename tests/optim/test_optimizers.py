@@ -54,6 +54,9 @@ CASES = [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.1}),
     ("Adagrad", {"weight_decay": 0.1, "initial_accumulator_value": 0.1}),
     ("Adagrad", {"lr": 0.1, "eps": 1e-6, "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4}),
+    ("Adadelta", {"weight_decay": 0.1, "maximize": True}),
 ]
 RICH = {  # one option-rich configuration per optimizer, for the round-trip and dtype tests
     "SGD": {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
@@ -61,6 +64,7 @@ RICH = {  # one option-rich configuration per optimizer, for the round-trip and 
     "AdamW": {"lr": 0.01, "amsgrad": True},
     "RMSprop": {"lr": 0.01, "centered": True, "momentum": 0.5, "weight_decay": 0.01},
     "Adagrad": {"lr": 0.1, "lr_decay": 0.05, "initial_accumulator_value": 0.1},
+    "Adadelta": {"lr": 0.5, "rho": 0.8, "weight_decay": 0.01},
 }
 
 
@@ -145,6 +149,7 @@ GROUP_OPTIONS = {
     "AdamW": ({"lr": 0.01}, [{"weight_decay": 0.5}, {"lr": 0.03}]),
     "RMSprop": ({"lr": 0.01}, [{"centered": True}, {"lr": 0.002, "momentum": 0.9}]),
     "Adagrad": ({"lr": 0.1}, [{"lr_decay": 0.1}, {"lr": 0.3}]),
+    "Adadelta": ({"lr": 0.5}, [{"rho": 0.5}, {"lr": 1.0, "weight_decay": 0.1}]),
 }
 
 
@@ -369,7 +374,7 @@ def from_files(text, blob):
 
 def two_groups(name, params):
     options = {"SGD": {"lr": 0.01}, "Adam": {"betas": (0.5, 0.9)}, "AdamW": {"lr": 0.03},
-               "RMSprop": {"lr": 0.001}, "Adagrad": {"lr_decay": 0.5}}[name]
+               "RMSprop": {"lr": 0.001}, "Adagrad": {"lr_decay": 0.5}, "Adadelta": {"rho": 0.5}}[name]
     return getattr(optim, name)([{"params": params[:2]}, {"params": params[2:], **options}], **RICH[name])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
+
 from chainrule.errors import ArgumentError
 from chainrule.tensor import Tensor
 
@@ -18,8 +20,9 @@ def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 def clip_grad_norm_(
     parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
-) -> float:
-    """Scale all gradients together so that their joint norm is at most ``max_norm``; returns the norm before.
+) -> Tensor:
+    """Scale all gradients together so that their joint norm is at most ``max_norm``; returns the norm before, a
+    0-d Tensor of the gradients' dtype (float32 when no parameter has a gradient), as PyTorch.
 
     The joint p-norm is (Σ_params ‖g‖_p^p)^(1/p) (the max for p = inf). Gradients are multiplied by
     min(1, max_norm / (norm + 1e-6)), as PyTorch does, so their direction is kept. This is the usual remedy for
@@ -29,7 +32,7 @@ def clip_grad_norm_(
         raise ArgumentError(f"clip_grad_norm_: max_norm must be ≥ 0, got {max_norm}")
     params = _with_grads(parameters)
     if not params:
-        return 0.0
+        return Tensor(np.zeros((), dtype=np.float32))
     grads = [p.grad.data for p in params if p.grad.data.size]
     if norm_type == math.inf:
         total = max((float(abs(g).max()) for g in grads), default=0.0)
@@ -46,7 +49,7 @@ def clip_grad_norm_(
     if scale < 1:
         for p in params:
             p.grad = Tensor(p.grad.data * p.grad.dtype.type(scale))
-    return total
+    return Tensor(np.asarray(total, dtype=params[0].grad.dtype))
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

@@ -1,7 +1,8 @@
 """``chainrule.optim``: optimizers and learning-rate schedulers with PyTorch's names, arguments and numbers.
 
-``SGD``, ``Adam``, ``AdamW``, ``RMSprop`` and ``Adagrad`` update ``p.data`` in place from ``p.grad`` with the
-same formulas as ``torch.optim`` (see docs/optim.md); ``chainrule.optim.lr_scheduler`` holds the schedulers.
+``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad`` and ``Adadelta`` update ``p.data`` in place from ``p.grad``
+with the same formulas as ``torch.optim`` (see docs/optim.md), and ``LBFGS`` runs PyTorch's L-BFGS on a closure;
+``chainrule.optim.lr_scheduler`` holds the schedulers.
 A typical loop::
 
     opt = chainrule.optim.Adam(model.parameters(), lr=1e-3)
@@ -12,10 +13,15 @@ A typical loop::
 """
 
 from chainrule.optim import lr_scheduler
+from chainrule.optim.adadelta import Adadelta
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
+from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.optimizer import Optimizer, OptimizerStateError
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.sgd import SGD
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "OptimizerStateError", "RMSprop", "lr_scheduler"]
+__all__ = [
+    "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "OptimizerStateError", "RMSprop",
+    "lr_scheduler",
+]

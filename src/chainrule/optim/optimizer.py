@@ -106,6 +106,7 @@ _MEANING = {
     "alpha": "the smoothing constant, e.g. 0.99",
     "lr_decay": "the learning-rate decay, 0 for none",
     "initial_accumulator_value": "the starting value of the sum of squares, e.g. 0",
+    "rho": "the decay of the running averages, in [0, 1], e.g. 0.9",
 }
 
 
