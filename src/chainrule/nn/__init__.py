@@ -7,6 +7,7 @@ initialisers. A model written with ``torch.nn`` names loads a PyTorch state dict
 
 from chainrule.nn import bptt, functional, init, rnn, utils
 from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv2d, ConvTranspose2d
 from chainrule.nn.dropout import Dropout
@@ -29,6 +30,13 @@ from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, LPPool2d, MaxPool2d
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.sparse import Embedding
+from chainrule.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
@@ -37,4 +45,6 @@ __all__ = [
     "MSELoss", "MaxPool2d", "MixtureDensityNLLLoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "StateDictError", "Tanh", "Unflatten",
     "functional", "init", "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "bptt", "rnn", "utils",
+    "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerEncoderLayer",
 ]

@@ -4,6 +4,7 @@ Each op lives in its family's file in ``chainrule.ops`` with its derivation; thi
 """
 
 from chainrule.ops.activation import *  # noqa: F403
+from chainrule.ops.attention import *  # noqa: F403
 from chainrule.ops.conv import *  # noqa: F403
 from chainrule.ops.dropout import *  # noqa: F403
 from chainrule.ops.linalg import *  # noqa: F403
