@@ -67,3 +67,61 @@ def test_one_hot_errors():
     with pytest.raises(cr.DTypeError, match="one_hot: argument 'tensor' must hold integer indices"):
         F.one_hot(cr.tensor([0.0]))
     assert F.one_hot(cr.tensor(np.zeros(0, dtype=np.int64)), 3).shape == (0, 3)
+
+
+# ----- max_norm, scale_grad_by_freq, sparse --------------------------------------------------------------
+
+IDX = np.array([[1, 3, 3], [0, 3, 5]])
+
+
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_scale_grad_by_freq_matches_torch(padding_idx):
+    w = rng(2).standard_normal((6, 4)).astype(np.float32)
+    check_torch(lambda w: F.embedding(cr.tensor(IDX), w, padding_idx, scale_grad_by_freq=True),
+                lambda w: TF.embedding(torch.tensor(IDX), w, padding_idx, scale_grad_by_freq=True), [w])
+
+
+def test_scale_grad_by_freq_divides_by_counts_and_its_double_backward():
+    """Not the derivative of y (so no gradcheck): gW[v] = Σ_{s: idx[s]=v} c[s] / count(v) for y·c, and the
+    gradient of ⟨gW, V⟩ with respect to c is V[idx[s]] / count(idx[s])."""
+    r = rng(3)
+    w = cr.tensor(r.standard_normal((6, 3)), requires_grad=True)
+    c = cr.tensor(r.standard_normal(IDX.shape + (3,)), requires_grad=True)
+    v = r.standard_normal((6, 3))
+    (gw,) = cr.grad((F.embedding(cr.tensor(IDX), w, scale_grad_by_freq=True) * c).sum(), [w], create_graph=True)
+    counts = np.maximum(np.bincount(IDX.ravel(), minlength=6), 1)[:, None]
+    expected = np.zeros((6, 3))
+    np.add.at(expected, IDX.ravel(), c.numpy().reshape(-1, 3))
+    np.testing.assert_allclose(gw.numpy(), expected / counts, rtol=1e-12)
+    (gw * cr.tensor(v)).sum().backward()
+    np.testing.assert_allclose(c.grad.numpy(), (v / counts)[IDX], rtol=1e-12)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0])
+def test_max_norm_renormalises_the_rows_looked_up_in_place_as_torch(norm_type):
+    w = (rng(4).standard_normal((6, 4)) * 2).astype(np.float32)
+    cw, tw = cr.tensor(w.copy(), requires_grad=True), torch.tensor(w.copy(), requires_grad=True)
+    y = F.embedding(cr.tensor(IDX), cw, max_norm=1.5, norm_type=norm_type)
+    with torch.no_grad():  # torch renormalises a leaf that requires grad only outside autograd
+        t_renormed = tw.clone()
+    yt = TF.embedding(torch.tensor(IDX), t_renormed, max_norm=1.5, norm_type=norm_type)
+    np.testing.assert_allclose(cw.numpy(), t_renormed.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-6)
+    untouched = [2, 4]  # rows not looked up keep their values
+    np.testing.assert_array_equal(cw.numpy()[untouched], w[untouched])
+    norms = np.linalg.norm(cw.numpy()[[0, 1, 3, 5]], ord=norm_type, axis=1)
+    assert np.all(norms <= 1.5 + 1e-5)
+
+
+def test_embedding_module_options_and_sparse_refusal():
+    m = cr.nn.Embedding(6, 4, max_norm=1.0, scale_grad_by_freq=True)
+    assert "max_norm=1.0" in repr(m) and "scale_grad_by_freq=True" in repr(m)
+    m(cr.tensor(IDX)).sum().backward()
+    assert np.linalg.norm(m.weight.numpy()[[0, 1, 3, 5]], axis=1).max() <= 1.0 + 1e-6
+    np.testing.assert_allclose(m.weight.grad.numpy()[3], np.ones(4))  # looked up 3 times: 3 / 3
+    with pytest.raises(cr.errors.ArgumentError, match="sparse=True .* not supported"):
+        cr.nn.Embedding(6, 4, sparse=True)
+    with pytest.raises(cr.errors.ArgumentError, match="sparse=True .* not supported"):
+        F.embedding(cr.tensor(IDX), m.weight, sparse=True)
+    frozen = cr.nn.Embedding.from_pretrained(np.eye(6, 4, dtype=np.float32), max_norm=0.5)
+    assert not frozen.weight.requires_grad and frozen.max_norm == 0.5
