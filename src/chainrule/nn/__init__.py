@@ -12,6 +12,7 @@ from chainrule.nn.container import ModuleDict, ModuleList, Sequential
 from chainrule.nn.conv import Conv2d, ConvTranspose2d
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.flatten import Flatten, Unflatten
+from chainrule.nn.fold import Fold, Unfold
 from chainrule.nn.linear import Identity, Linear
 from chainrule.nn.loss import (
     BCELoss,
@@ -46,5 +47,5 @@ __all__ = [
     "ReLU", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "StateDictError", "Tanh", "Unflatten",
     "functional", "init", "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "bptt", "rnn", "utils",
     "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
-    "TransformerEncoderLayer",
+    "TransformerEncoderLayer", "Fold", "Unfold",
 ]

@@ -13,3 +13,4 @@ from chainrule.ops.normalization import *  # noqa: F403
 from chainrule.ops.pool import *  # noqa: F403
 from chainrule.ops.shape import pad  # noqa: F401
 from chainrule.ops.sparse import *  # noqa: F403
+from chainrule.ops.unfold import *  # noqa: F403

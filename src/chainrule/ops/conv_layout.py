@@ -110,7 +110,7 @@ def im2col(x: Any, g: ConvGeometry) -> Any:
         wp = g.width
         # col[c, u, v, n, r] = buf[c, n, dh·u·Wp + dw·v + r]: a strided view of buf, copied once
         sc, sn, item = buf.strides[0], buf.strides[1], buf.itemsize
-        fields = _strided_view(buf, (g.c, g.kh, g.kw, g.n, g.oh * wp), (sc, dh * wp * item, dw * item, sn, item))
+        fields = strided_view(buf, (g.c, g.kh, g.kw, g.n, g.oh * wp), (sc, dh * wp * item, dw * item, sn, item))
     else:
         if any(g.padding):
             padded = scratch("im2col.padded", (g.c, g.n) + g.padded_size, x.dtype, x, zero=True)
@@ -118,13 +118,13 @@ def im2col(x: Any, g: ConvGeometry) -> Any:
             xc = padded
         # col[c, u, v, n, i, j] = X̃[c, n, s·i + d·u, s·j + d·v]: the sliding windows of X̃, copied once
         sc, sn, sy, sx = xc.strides
-        fields = _strided_view(xc, (g.c, g.kh, g.kw, g.n, g.oh, g.ow), (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
+        fields = strided_view(xc, (g.c, g.kh, g.kw, g.n, g.oh, g.ow), (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))
     col = scratch("im2col.col", fields.shape, x.dtype, x)
     col[...] = fields
     return col.reshape(g.groups, g.patch, -1)
 
 
-def _strided_view(a: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+def strided_view(a: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
     """A read-only view of ``a`` with the given shape and byte strides (elements repeat: never write to it)."""
     xp = backend.get_array_module(a)
     if xp is np:
