@@ -73,7 +73,7 @@ def test_a_convolution_by_hand_with_unfold_equals_conv2d():
 
     def by_hand(x, w):
         cols = F.unfold(x, (3, 2), padding=1, stride=2)
-        return (w.reshape(4, -1) @ cols).reshape(2, 4, 3, 4)
+        return (w.reshape(4, -1) @ cols).reshape(2, 4, 3, 3)
 
     a = [cr.tensor(v, requires_grad=True) for v in (x, w)]
     b = [cr.tensor(v, requires_grad=True) for v in (x, w)]
