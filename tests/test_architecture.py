@@ -22,12 +22,14 @@ PACKAGE = Path(chainrule.__file__).resolve().parent
 
 # Lowest first. A module may import its own layer and the layers below it, never one above.
 LAYERS: list[tuple[str, ...]] = [
-    ("backend", "dtypes", "errors", "threads", "version", "workspace"),
+    ("backend", "dtypes", "errors", "threads", "version", "workspace", "devices", "cuda", "accelerator", "backends"),
     ("tensor",),
     ("autograd",),
     ("ops", "compiled", "creation"),
-    ("nn", "optim", "data", "io"),
+    ("nn", "optim", "data", "io", "serialization"),
+    ("utils", "vision"),  # PyTorch's torch.utils.data and torchvision's paths, over data
     ("viz",),
+    ("onnx",),  # export: traces a forward of nn modules and ops
     ("models", "training"),
     ("",),  # the package itself: ``import chainrule`` gives the public names
     ("cli",),

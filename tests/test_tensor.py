@@ -25,7 +25,7 @@ def test_tensor_copies_but_from_numpy_shares():
 def test_attributes():
     x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     assert x.shape == (2, 2) and x.ndim == 2 and x.numel() == 4 and len(x) == 2 and x.size(1) == 2
-    assert x.is_leaf and x.grad is None and x.grad_fn is None and x.device == "cpu"
+    assert x.is_leaf and x.grad is None and x.grad_fn is None and x.device == cr.device("cpu")
     y = x * 2
     assert not y.is_leaf and y.grad_fn is y.creator and type(y.grad_fn).__name__ == "Mul"
     assert isinstance(x.numpy(), np.ndarray) and x.tolist() == [[1.0, 2.0], [3.0, 4.0]]

@@ -6,31 +6,33 @@
 import os as _os  # noqa: I001 - the lists below stay compact
 
 from chainrule.tensor import Tensor
-from chainrule import ops
+from chainrule import accelerator, backends, cuda, ops
 from chainrule.autograd import (
     AnomalyError, Function, detect_anomaly, enable_grad, grad, gradcheck, gradgradcheck, is_anomaly_enabled,
     is_grad_enabled, no_grad, set_grad_enabled,
 )
 from chainrule.creation import (
-    arange, default_generator, eye, from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand,
-    rand_like, randint, randn, randn_like, tensor, zeros, zeros_like,
+    arange, default_generator, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
+    ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like,
 )
-from chainrule.dtypes import bool_, float16, float32, float64, int32, int64
-from chainrule.threads import get_num_threads, set_num_threads
+from chainrule.devices import DeviceError, device
+from chainrule.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
 from chainrule.errors import BackwardError, ChainruleError, DTypeError, GradcheckError, ShapeError
 from chainrule.ops import *  # noqa: F403 - the op functions are the public API (cr.exp, cr.matmul, ...)
 from chainrule.ops import __all__ as _ops_all
 from chainrule.ops.tensor_methods import setup_tensor
+from chainrule.threads import get_num_threads, set_num_threads
 from chainrule.version import __version__  # noqa: F401 - chainrule.__version__, as every package has
 
 
 __all__ = [
-    "AnomalyError", "BackwardError", "ChainruleError", "DTypeError", "Function", "GradcheckError", "ShapeError",
-    "Tensor", "arange", "bool_", "default_generator", "detect_anomaly", "enable_grad", "eye", "float16", "float32",
-    "float64", "from_numpy", "full", "full_like", "grad", "gradcheck", "gradgradcheck", "int32", "int64",
-    "is_anomaly_enabled", "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "ops",
-    "rand", "rand_like", "randint", "randn", "randn_like", "set_grad_enabled", "tensor", "zeros", "zeros_like",
-    "get_num_threads", "set_num_threads",
+    "AnomalyError", "BackwardError", "ChainruleError", "DTypeError", "DeviceError", "Function", "GradcheckError",
+    "ShapeError", "Tensor", "accelerator", "arange", "backends", "bool_", "cuda", "default_generator",
+    "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float16", "float32", "float64",
+    "from_numpy", "full", "full_like", "get_num_threads", "grad", "gradcheck", "gradgradcheck", "int8", "int16",
+    "int32", "int64", "is_anomaly_enabled", "is_grad_enabled", "linspace", "load", "manual_seed", "no_grad", "ones",
+    "ones_like", "ops", "rand", "rand_like", "randint", "randn", "randn_like", "return_types", "save",
+    "set_grad_enabled", "set_num_threads", "tensor", "uint8", "zeros", "zeros_like",
     *_ops_all
 ]
 
@@ -38,9 +40,16 @@ __all__ = [
 # exist: the one place where Tensor meets the layers built on it (DeZero's setup_variable).
 setup_tensor()
 
-from chainrule import data, io, models, nn, optim, viz  # noqa: E402, F401 - last: they build on everything above
+# last: they build on everything above (cr.onnx.export as torch.onnx.export; it loads the onnx package when called)
+from chainrule import data, io, models, nn, onnx, optim, utils, viz  # noqa: E402, F401
+from chainrule.ops import return_types  # noqa: E402 - cr.return_types, as torch.return_types
+from chainrule.serialization import load, save  # noqa: E402 - on io's archive
 
 if _os.environ.get("CHAINRULE_MALLOC") == "keep":  # asked for: a process-wide setting, never made unasked
     from chainrule.workspace import keep_freed_memory
 
     keep_freed_memory()
+
+# PyTorch's dtype aliases (cr.float is cr.float32, cr.long is cr.int64, ...). They would shadow Python's float, int
+# and bool in this module, so they are bound last, and left out of __all__ so that ``import *`` shadows nothing.
+from chainrule.dtypes import bool, double, float, half, int, long, short  # noqa: E402, F401, A004

@@ -1,5 +1,8 @@
 """Making tensors: from data, filled with constants, ranges, and random numbers.
 
+Every factory takes ``device`` (PyTorch's keyword): None or "cpu" (or ``cr.device("cpu")``) where every tensor
+lives; "cuda" raises ``DeviceError``, as no CUDA device is available.
+
 Every random function takes ``generator``, a ``numpy.random.Generator``; without one it draws from
 chainrule's default generator, which ``cr.manual_seed(seed)`` resets. The same seed gives the same numbers.
 """
@@ -14,6 +17,7 @@ import numpy as np
 
 from chainrule import dtypes
 from chainrule.backend import get_array_module
+from chainrule.devices import check_available
 from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from chainrule.ops.operands import _is_int, as_dtype, as_tensor, check_int, check_number, check_size, describe
 from chainrule.tensor import Tensor, as_array
@@ -101,12 +105,14 @@ def _data_array(data: Any, dtype: np.dtype | None) -> Any:
     return array
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None,
+           pin_memory: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data``. Python floats become float32, ints int64; arrays keep their dtype.
 
     ``data`` is a number, a rectangular nested list of numbers, an array or a Tensor; strings, None, objects
     and ragged lists are refused (DTypeError, ShapeError), as PyTorch refuses them.
     """
+    check_available("tensor", device)
     dtype = None if dtype is None else as_dtype("tensor", dtype)
     source = data.data if isinstance(data, Tensor) else data
     array = _data_array(source, dtype)
@@ -137,19 +143,34 @@ def _filled(op: str, shape: tuple[int, ...], fill: Any, dtype: np.dtype, require
     return Tensor(xp.full(shape, fill, dtype=dtype), requires_grad=requires_grad)
 
 
-def zeros(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
+def zeros(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
+          device: Any = None) -> Tensor:
+    check_available("zeros", device)
     return _filled("zeros", _size("zeros", size), 0, as_dtype("zeros", dtype), requires_grad)
 
 
-def ones(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
+def empty(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
+          device: Any = None) -> Tensor:
+    """A tensor of ``size``; its values are zeros (chainrule never hands out uninitialised memory)."""
+    check_available("empty", device)
+    return _filled("empty", _size("empty", size), 0, as_dtype("empty", dtype), requires_grad)
+
+
+def ones(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
+    check_available("ones", device)
     return _filled("ones", _size("ones", size), 1, as_dtype("ones", dtype), requires_grad)
 
 
-def full(size: Sequence[int], fill_value: float, dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
+def full(size: Sequence[int], fill_value: float, dtype: Any = dtypes.float32, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
+    check_available("full", device)
     return _filled("full", _size("full", (size,)), fill_value, as_dtype("full", dtype), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = dtypes.float32, requires_grad: bool = False,
+        device: Any = None) -> Tensor:
+    check_available("eye", device)
     n = check_int("eye", "n", n, 0, hint="; hint: n is the number of rows")
     m = n if m is None else check_int("eye", "m", m, 0, hint="; hint: m is the number of columns")
     dtype = as_dtype("eye", dtype)
@@ -157,12 +178,14 @@ def eye(n: int, m: int | None = None, dtype: Any = dtypes.float32, requires_grad
 
 
 def arange(
-    start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False
+    start: float, end: float | None = None, step: float = 1, dtype: Any = None, requires_grad: bool = False,
+    device: Any = None,
 ) -> Tensor:
     """Evenly spaced values in [start, end); int64 for integer arguments, float32 otherwise.
 
     As in PyTorch, ``step`` must be nonzero and point from start towards end, and the bounds finite.
     """
+    check_available("arange", device)
     if end is None:
         start, end = 0, start
     for name, value in (("start", start), ("end", end), ("step", step)):
@@ -181,7 +204,9 @@ def arange(
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = dtypes.float32, requires_grad: bool = False) -> Tensor:
+def linspace(start: float, end: float, steps: int, dtype: Any = dtypes.float32, requires_grad: bool = False,
+             device: Any = None) -> Tensor:
+    check_available("linspace", device)
     check_number("linspace", "start", start, nan=True)
     check_number("linspace", "end", end, nan=True)
     steps = check_int("linspace", "steps", steps, 0, hint="; hint: steps is the number of values")
@@ -190,22 +215,29 @@ def linspace(start: float, end: float, steps: int, dtype: Any = dtypes.float32, 
     return Tensor(np.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
 
 
-def _like(op: str, x: Any, fill: Any, dtype: Any, requires_grad: bool) -> Tensor:
+def _like(op: str, x: Any, fill: Any, dtype: Any, requires_grad: bool, device: Any = None) -> Tensor:
+    check_available(op, device)
     array = as_tensor(op, x).data
     dtype = array.dtype if dtype is None else as_dtype(op, dtype)
     return _filled(op, array.shape, fill, dtype, requires_grad, get_array_module(array))
 
 
-def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _like("zeros_like", x, 0, dtype, requires_grad)
+def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _like("zeros_like", x, 0, dtype, requires_grad, device)
 
 
-def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _like("ones_like", x, 1, dtype, requires_grad)
+def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _like("ones_like", x, 1, dtype, requires_grad, device)
 
 
-def full_like(x: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _like("full_like", x, fill_value, dtype, requires_grad)
+def full_like(x: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:
+    return _like("full_like", x, fill_value, dtype, requires_grad, device)
+
+
+def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor of x's shape (and dtype, unless given); zeros, as ``empty``."""
+    return _like("empty_like", x, 0, dtype, requires_grad, device)
 
 
 def _float_dtype(op: str, dtype: Any) -> np.dtype:
@@ -216,7 +248,9 @@ def _float_dtype(op: str, dtype: Any) -> np.dtype:
     return dtype
 
 
-def _random(op: str, size: tuple[Any, ...], generator: Any, dtype: Any, requires_grad: bool, normal: bool) -> Tensor:
+def _random(op: str, size: tuple[Any, ...], generator: Any, dtype: Any, requires_grad: bool, normal: bool,
+            device: Any = None) -> Tensor:
+    check_available(op, device)
     shape = _size(op, size)
     dtype = _float_dtype(op, dtype)
     rng = _generator(op, generator)
@@ -231,9 +265,10 @@ def randn(
     generator: np.random.Generator | None = None,
     dtype: Any = dtypes.float32,
     requires_grad: bool = False,
+    device: Any = None,
 ) -> Tensor:
     """Standard normal samples."""
-    return _random("randn", size, generator, dtype, requires_grad, normal=True)
+    return _random("randn", size, generator, dtype, requires_grad, normal=True, device=device)
 
 
 def rand(
@@ -241,15 +276,18 @@ def rand(
     generator: np.random.Generator | None = None,
     dtype: Any = dtypes.float32,
     requires_grad: bool = False,
+    device: Any = None,
 ) -> Tensor:
     """Uniform samples in [0, 1)."""
-    return _random("rand", size, generator, dtype, requires_grad, normal=False)
+    return _random("rand", size, generator, dtype, requires_grad, normal=False, device=device)
 
 
 def randint(
-    low: int, high: int, size: Sequence[int], generator: np.random.Generator | None = None, dtype: Any = dtypes.int64
+    low: int, high: int, size: Sequence[int], generator: np.random.Generator | None = None, dtype: Any = dtypes.int64,
+    device: Any = None,
 ) -> Tensor:
     """Integers uniform in [low, high)."""
+    check_available("randint", device)
     low = check_int("randint", "low", low)
     high = check_int("randint", "high", high)
     if low >= high:
@@ -267,11 +305,13 @@ def randint(
     return Tensor(array.astype(dtype, copy=False))
 
 
-def randn_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False) -> Tensor:
+def randn_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:
     x = as_tensor("randn_like", x)
-    return _random("randn_like", (x.shape,), generator, x.dtype, requires_grad, normal=True)
+    return _random("randn_like", (x.shape,), generator, x.dtype, requires_grad, normal=True, device=device)
 
 
-def rand_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False) -> Tensor:
+def rand_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:
     x = as_tensor("rand_like", x)
-    return _random("rand_like", (x.shape,), generator, x.dtype, requires_grad, normal=False)
+    return _random("rand_like", (x.shape,), generator, x.dtype, requires_grad, normal=False, device=device)

@@ -19,8 +19,27 @@ float64 = np.dtype(np.float64)
 int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 bool_ = np.dtype(np.bool_)
+int16 = np.dtype(np.int16)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
 
 default_float = float32
+
+# The legacy tensor type names of ``Tensor.type()`` (PyTorch's 'torch.FloatTensor', with chainrule's prefix).
+TYPE_NAMES = {
+    float32: "chainrule.FloatTensor", float64: "chainrule.DoubleTensor", float16: "chainrule.HalfTensor",
+    int64: "chainrule.LongTensor", int32: "chainrule.IntTensor", int16: "chainrule.ShortTensor",
+    int8: "chainrule.CharTensor", uint8: "chainrule.ByteTensor", bool_: "chainrule.BoolTensor",
+}
+
+
+def from_type_name(name: str) -> np.dtype | None:
+    """The dtype of a legacy type name ('chainrule.FloatTensor', or PyTorch's 'torch.FloatTensor'); None if unknown."""
+    short = name.rpartition(".")[2]
+    for dtype, full in TYPE_NAMES.items():
+        if full.rpartition(".")[2] == short and name.partition(".")[0] in ("chainrule", "torch"):
+            return dtype
+    return None
 
 
 def result_dtype(op: str, *dtypes: np.dtype) -> np.dtype:
@@ -35,3 +54,14 @@ def result_dtype(op: str, *dtypes: np.dtype) -> np.dtype:
     if floats:
         return floats.pop()
     return np.result_type(*dtypes)
+
+
+# PyTorch's short names for the same dtypes (``cr.float is cr.float32``). They shadow Python's builtins in this
+# module, so they come last, and no function above uses those builtins.
+float = float32  # noqa: A001 - PyTorch's alias
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001 - PyTorch's alias
+short = int16
+bool = bool_  # noqa: A001 - PyTorch's alias

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend, dtypes
-from chainrule.errors import DTypeError
+from chainrule.devices import CPU, DEVICE_TYPES, as_device, device
+from chainrule.errors import ArgumentTypeError, DTypeError
 
 Scalar = int | float | bool
 
@@ -29,6 +30,8 @@ def as_array(data: Any, dtype: Any = None) -> Any:
         data = data.data
     if backend.is_array(data):
         array = data if dtype is None or data.dtype == dtype else data.astype(dtype)
+        if type(array) is not np.ndarray and isinstance(array, np.ndarray):  # e.g. a Parameter's ``data`` view
+            array = array.view(np.ndarray)
     elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
         array = np.asarray(data, dtype=dtype)
     else:
@@ -113,8 +116,18 @@ class Tensor:
         return self._data.ndim
 
     @property
-    def device(self) -> str:
-        return backend.device_of(self._data)
+    def device(self) -> device:
+        """Where the values live: ``device(type='cpu')`` for a NumPy array."""
+        where = backend.device_of(self._data)
+        return CPU if where == "cpu" else device(where)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def dim(self) -> int:
+        """The number of dims (PyTorch's name for ``ndim``)."""
+        return self._data.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -157,6 +170,18 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.item())
 
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor as its number; a tensor with dims formats only with an empty
+        spec (as ``str``), and refuses any other, as PyTorch does."""
+        if self._data.ndim == 0:
+            return format(self._data.item(), format_spec)
+        if format_spec:
+            raise TypeError(
+                f"unsupported format string passed to Tensor.__format__: a tensor of shape {self.shape} has no "
+                f"number format; hint: format one value, f'{{t.item():{format_spec}}}' on a 0-d or one-element tensor"
+            )
+        return str(self)
+
     def __iter__(self) -> Iterator[Tensor]:
         for i in range(len(self)):
             yield self[i]
@@ -193,3 +218,44 @@ class Tensor:
             self.grad = None
         else:
             self.grad = Tensor(backend.get_array_module(self._data).zeros_like(self._data))
+
+
+def parse_to(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[device | None, Any, bool]:
+    """(device, dtype, copy) from the arguments of PyTorch's ``to``: ``to(dtype)``, ``to(device, dtype=None)``,
+    ``to(other_tensor)``, each followed by ``non_blocking`` and ``copy`` (``memory_format`` is accepted and has
+    no effect: arrays here have one layout). None where an argument was not given."""
+    rest = list(args)
+    dev = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    flags = {"non_blocking": kwargs.pop("non_blocking", False), "copy": kwargs.pop("copy", False)}
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise ArgumentTypeError(f"{op}: got an unexpected keyword argument {next(iter(kwargs))!r}; expected device, "
+                                f"dtype, non_blocking, copy or memory_format")
+    if rest:
+        first = rest.pop(0)
+        if isinstance(first, Tensor):
+            dev, dtype = first.device, first.dtype
+        elif isinstance(first, (device, str)) and _names_device(first):
+            dev = first
+            if rest and not isinstance(rest[0], (bool, np.bool_)):
+                dtype = rest.pop(0)
+        elif first is not None:
+            dtype = first
+    for name in ("non_blocking", "copy"):
+        if rest:
+            flags[name] = rest.pop(0)
+    if rest:
+        raise ArgumentTypeError(f"{op}: too many positional arguments ({len(args)}); expected to(dtype), "
+                                f"to(device, dtype) or to(tensor), then non_blocking and copy")
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ArgumentTypeError(f"{op}: argument '{name}' must be True or False, got {value!r}")
+    return (None if dev is None else as_device(op, dev)), dtype, bool(flags["copy"])
+
+
+def _names_device(value: Any) -> bool:
+    """Whether a ``to`` argument names a device ('cpu', 'cuda:0', a device) rather than a dtype ('float32')."""
+    if isinstance(value, device):
+        return True
+    return value.partition(":")[0].strip() in DEVICE_TYPES

@@ -380,3 +380,17 @@ def test_threads_backpropagating_into_one_leaf_lose_no_gradient():
         sys.setswitchinterval(interval)
     np.testing.assert_array_equal(w.grad.numpy()[:, 0], [threads_n * passes, passes * sum(range(threads_n))])
     np.testing.assert_array_equal(w.grad.numpy(), w.grad.numpy()[:, :1].repeat(size, axis=1))
+
+
+def test_an_array_unpickled_from_bytes_is_used_and_stays_writable():
+    """NumPy marks an array unpickled from bytes writable although its memory is a read-only bytes object, so it
+    could never be made writable again once locked: such an array is not locked (and backward works)."""
+    import pickle
+
+    a = pickle.loads(pickle.dumps(np.arange(6000, dtype=np.float64).reshape(2000, 3), protocol=4))
+    assert isinstance(a.base, bytes) and a.flags.writeable  # large arrays keep the pickle's bytes
+    x = cr.Tensor(a)
+    w = cr.tensor(np.ones((3, 2)), requires_grad=True)
+    (x @ w).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.tile(a.sum(0)[:, None], (1, 2)))
+    assert a.flags.writeable

@@ -30,8 +30,8 @@ REDUCTIONS = {
     "var_default": (lambda x, d, k: x.var(d, k), lambda t, d, k: torch.var(t, _tdim(d, t.ndim), keepdim=k)),
     "amax": (cr.amax, lambda t, d, k: torch.amax(t, _tdim(d, t.ndim), keepdim=k)),
     "amin": (cr.amin, lambda t, d, k: torch.amin(t, _tdim(d, t.ndim), keepdim=k)),
-    "max_method": (lambda x, d, k: x.max(d, k), lambda t, d, k: torch.amax(t, _tdim(d, t.ndim), keepdim=k)),
-    "min_method": (lambda x, d, k: x.min(d, k), lambda t, d, k: torch.amin(t, _tdim(d, t.ndim), keepdim=k)),
+    "amax_method": (lambda x, d, k: x.amax(d, k), lambda t, d, k: torch.amax(t, _tdim(d, t.ndim), keepdim=k)),
+    "amin_method": (lambda x, d, k: x.amin(d, k), lambda t, d, k: torch.amin(t, _tdim(d, t.ndim), keepdim=k)),
     "logsumexp": (cr.logsumexp, lambda t, d, k: torch.logsumexp(t, _tdim(d, t.ndim), keepdim=k)),
 }
 # (shape, dim): all dims, one dim, negative dims, tuples (unsorted, mixed signs), every dim named, a 0-d tensor
@@ -175,7 +175,7 @@ def test_argmax_first_of_ties_and_method():
 # ----- errors ----------------------------------------------------------------------------------------------
 
 OPS = {
-    "sum": cr.sum, "mean": cr.mean, "var": cr.var, "max": cr.amax, "min": cr.amin, "logsumexp": cr.logsumexp,
+    "sum": cr.sum, "mean": cr.mean, "var": cr.var, "amax": cr.amax, "amin": cr.amin, "logsumexp": cr.logsumexp,
 }
 
 
@@ -192,7 +192,7 @@ def test_reduction_repeated_dim_raises(op):
         OPS[op](cr.ones(2, 3), (1, -1))
 
 
-@pytest.mark.parametrize("op", ["mean", "var", "max", "min", "logsumexp"])
+@pytest.mark.parametrize("op", ["mean", "var", "amax", "amin", "logsumexp"])
 def test_reduction_over_empty_dim_raises(op):
     with pytest.raises(ValueError, match=rf"^{op}: cannot reduce over dim 0 of size 0"):
         OPS[op](cr.zeros(0, 3), 0)

@@ -249,8 +249,6 @@ def _all_dims(x, dim):
 REDUCTIONS = {
     "sum": (cr.sum, lambda x, dim=None, keepdim=False: torch.sum(x, dim=dim, keepdim=keepdim)),
     "mean": (cr.mean, lambda x, dim=None, keepdim=False: torch.mean(x, dim=dim, keepdim=keepdim)),
-    "max": (cr.max, lambda x, dim=None, keepdim=False: torch.amax(x, dim=_all_dims(x, dim), keepdim=keepdim)),
-    "min": (cr.min, lambda x, dim=None, keepdim=False: torch.amin(x, dim=_all_dims(x, dim), keepdim=keepdim)),
     "amax": (cr.amax, lambda x, dim=None, keepdim=False: torch.amax(x, dim=_all_dims(x, dim), keepdim=keepdim)),
     "amin": (cr.amin, lambda x, dim=None, keepdim=False: torch.amin(x, dim=_all_dims(x, dim), keepdim=keepdim)),
     # dim=() is "every dim" for PyTorch's sum, mean, var and amax, and for all of chainrule's reductions; PyTorch's
@@ -1148,11 +1146,312 @@ def gen_one_hot(draw, name):
     return Call(name, F.one_hot, TF.one_hot, args)
 
 
+# ===== picking by index, sorting, running sums ===========================================================
+
+
+def _normalized(d, ndim):
+    return d % max(ndim, 1) if isinstance(d, int) and not isinstance(d, bool) else 0
+
+
+def _same_picks(d, pair):
+    """A comparison for inputs with ties, where PyTorch and chainrule may pick different (equal) elements: the
+    values must be PyTorch's, and each index must point at an element equal to its value (``pair``: the output
+    is (values, indices); else it is the indices of a sort)."""
+    def check(out, expected, args, kwargs):
+        x = args[0].numpy()
+        if pair:
+            values, indices = out
+            np.testing.assert_array_equal(values.numpy(), expected[0].detach().numpy())
+            idx = indices.numpy()
+            assert idx.shape == tuple(expected[1].shape) and idx.dtype == np.int64
+            if x.ndim:
+                if idx.ndim < x.ndim:
+                    idx = np.expand_dims(idx, d)
+                picked = np.take_along_axis(x, idx, d)
+                np.testing.assert_array_equal(picked.reshape(values.shape), values.numpy())
+        else:
+            idx, theirs = out.numpy(), expected.numpy()
+            assert idx.shape == theirs.shape and idx.dtype == np.int64
+            if x.ndim:
+                np.testing.assert_array_equal(np.take_along_axis(x, idx, d), np.take_along_axis(x, theirs, d))
+    return check
+
+
+def _has_ties(x) -> bool:
+    return isinstance(x, np.ndarray) and (x.dtype.kind != "f" or np.unique(x).size < x.size)
+
+
+@spec("indexing", "max", "min")
+def gen_max_min(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw))
+    ndim = ndim_of(x)
+    kind = draw(st.integers(0, 3))
+    fn, tfn = getattr(cr, name), getattr(torch, name)
+    if kind == 0:
+        return Call(name, fn, tfn, (x,), grad=not ctx.special)
+    if kind == 3:  # a tensor second: the elementwise maximum/minimum
+        other = tensor(draw, ctx, shape_of(x, (3,)) if not ctx.bad(2) else shape(draw))
+        return Call((name, f"{name}imum"), fn, tfn, (x, other), grad=not ctx.special)
+    d = dim(draw, ctx, ndim)
+    kwargs = {"keepdim": flag(draw, ctx)} if draw(st.booleans()) else {}
+    return Call(name, fn, tfn, (x, d), kwargs, grad=not ctx.special,
+                check=_same_picks(_normalized(d, ndim), True) if _has_ties(x) else None,
+                alt=(lambda x, d, keepdim=False: torch.amax(x, tuple(range(x.ndim)), keepdim=keepdim) if name == "max"
+                     else torch.amin(x, tuple(range(x.ndim)), keepdim=keepdim)) if d is None else None,
+                alt_reason=f"{name}(x, None) is {name}(x), dim's default (keepdim kept)")
+
+
+@spec("indexing", "median")
+def gen_median(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw), choices=(F32, F64, I64) if not ctx.wild else DTYPES)
+    ndim = ndim_of(x)
+    if draw(st.booleans()):
+        return Call("median", cr.median, torch.median, (x,), grad=not ctx.special and not _has_ties(x))
+    d = dim(draw, ctx, ndim)
+    if d is None:
+        return Call("median", cr.median, torch.median, (x,), grad=not ctx.special and not _has_ties(x))
+    kwargs = {"keepdim": flag(draw, ctx)} if draw(st.booleans()) else {}
+    return Call("median", cr.median, torch.median, (x, d), kwargs, grad=not ctx.special,
+                check=_same_picks(_normalized(d, ndim), True) if _has_ties(x) else None)
+
+
+@spec("indexing", "sort", "argsort")
+def gen_sort(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw))
+    ndim = ndim_of(x)
+    d = dim(draw, ctx, ndim)
+    args, kwargs = (x, d) if draw(st.booleans()) else (x,), {}
+    if draw(st.booleans()):
+        kwargs["descending"] = flag(draw, ctx)
+    if draw(st.booleans()):
+        kwargs["stable"] = flag(draw, ctx)
+    used = _normalized(d if len(args) == 2 else -1, ndim)
+    if "stable" in kwargs and len(args) == 2:  # torch's sort and argsort take dim by keyword there
+        args, kwargs = (x,), {**kwargs, "dim": d}
+    return Call(name, getattr(cr, name), getattr(torch, name), args, kwargs, grad=not ctx.special,
+                check=_same_picks(used, name == "sort") if _has_ties(x) else None)
+
+
+@spec("indexing", "topk")
+def gen_topk(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw), choices=(F32, F64, I64) if not ctx.wild else DTYPES)
+    ndim = ndim_of(x)
+    d = dim(draw, ctx, ndim)
+    n = shape_of(x, (3,))[_normalized(d, ndim)] if ndim else 1
+    k = int_arg(draw, ctx, tuple(range(n + 1)), (n + 1, -1))
+    kwargs = {"dim": d}
+    if draw(st.booleans()):
+        kwargs["largest"] = flag(draw, ctx)
+    ties = _has_ties(x)
+    return Call("topk", cr.topk, torch.topk, (x, k), kwargs, grad=not ctx.special,
+                check=_same_picks(_normalized(d, ndim), True) if ties else None)
+
+
+@spec("indexing", "cumsum")
+def gen_cumsum(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw))
+    kwargs = {}
+    if draw(st.integers(0, 3)) == 0:
+        kwargs["dtype"] = draw(st.sampled_from((cr.float64, cr.int64))) if not ctx.bad(2) else "bogus"
+    def ref(x, d, dtype=None):
+        return torch.cumsum(x, d, dtype=None if dtype is None else torch_dtype(dtype))
+    # (an integer result has no gradient: PyTorch refuses the call when the input requires one, so none is asked)
+    grad = not ctx.special and kwargs.get("dtype") != cr.int64
+    return Call("cumsum", cr.cumsum, ref, (x, dim(draw, ctx, ndim_of(x))), kwargs, grad=grad, tol=4.0)
+
+
+def _index_for(draw, ctx, x_shape, d, *, same_size=False, distinct=False):
+    """An int64 index for gather/scatter along ``d``: x's number of dims, no larger than x off ``d``, values in
+    [0, n) (wild: out of range, a float or bool dtype, or a wrong number of dims)."""
+    ndim = max(len(x_shape), 1)
+    n = x_shape[d] if x_shape else 1
+    sizes = [draw(st.integers(0, m)) if not same_size else m for m in (x_shape or (1,))]
+    if distinct:
+        sizes[d] = min(sizes[d], n)
+    else:
+        sizes[d] = draw(st.integers(0, 4)) if not same_size else n
+    if ctx.bad(3):
+        sizes = list(shape(draw, 0, 3, 0, 3))
+        ndim = len(sizes)
+    if distinct and n and len(sizes) == max(len(x_shape), 1) and sizes[d] <= n:
+        draws = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).random(
+            tuple(n if i == d else m for i, m in enumerate(sizes)))
+        index = np.take(np.argsort(draws, axis=d), np.arange(sizes[d]), axis=d).astype(np.int64)
+    else:
+        index = array(draw, ctx, sizes, I64, low=0, high=max(n - 1, 0))
+    if ctx.bad(3) and index.size:
+        index.reshape(-1)[0] = draw(st.sampled_from((n, -1, HUGE)))
+    if ctx.bad(5):
+        index = index.astype(draw(st.sampled_from((F32, BOOL))))
+    if not x_shape and index.ndim == 1 and ndim == 1 and not ctx.wild:
+        index = index.reshape(()) if index.size == 1 else np.zeros((), np.int64)
+    return Const(index)
+
+
+@spec("indexing", "gather")
+def gen_gather(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw, 0, 3))
+    ndim = ndim_of(x)
+    d = dim(draw, ctx, ndim)
+    index = _index_for(draw, ctx, shape_of(x), _normalized(d, ndim))
+    return Call("gather", cr.gather, torch.gather, (x, d, index), grad=not ctx.special)
+
+
+@spec("indexing", "scatter", "scatter_add")
+def gen_scatter(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw, 0, 3))
+    ndim = ndim_of(x)
+    d = dim(draw, ctx, ndim)
+    index = _index_for(draw, ctx, shape_of(x), _normalized(d, ndim), distinct=name == "scatter" and not ctx.wild)
+    src_shape = index.array.shape if not ctx.bad(3) else shape(draw, 0, 3)
+    dtype = x.dtype if isinstance(x, np.ndarray) and not ctx.bad(3) else draw(st.sampled_from(DTYPES))
+    src = tensor(draw, ctx, src_shape, dtype)
+    if name == "scatter" and draw(st.integers(0, 2)) == 0 and not (isinstance(x, np.ndarray) and x.dtype.kind == "b"):
+        value = real(draw, ctx, (0.5, -2.0, 3.0), ("x",)) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else 2
+        return Call("scatter", cr.scatter, torch.scatter, (x, d, index), {"value": value}, grad=not ctx.special)
+    return Call(name, getattr(cr, name), getattr(torch, name), (x, d, index, src), grad=not ctx.special, tol=4.0)
+
+
+@spec("indexing", "index_select")
+def gen_index_select(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw, 0, 3))
+    ndim = ndim_of(x)
+    d = dim(draw, ctx, ndim)
+    n = shape_of(x, (3,))[_normalized(d, ndim)] if ndim else 1
+    index = array(draw, ctx, (draw(st.integers(0, 4)),) if not ctx.bad(3) else shape(draw, 0, 2, 0, 2), I64,
+                  low=0 if not ctx.bad(3) else -1, high=max(n - 1, 0) if not ctx.bad(3) else n)
+    if n == 0 and index.size and not ctx.wild:
+        index = index[:0]
+    return Call("index_select", cr.index_select, torch.index_select, (x, d, Const(index)), grad=not ctx.special)
+
+
+@spec("indexing", "masked_fill")
+def gen_masked_fill(draw, name):
+    ctx = Ctx(draw)
+    x_shape, m_shape = two_shapes(draw, ctx)
+    if not ctx.wild:  # the mask broadcasts to x's shape without growing it
+        x_shape = tuple(np.broadcast_shapes(x_shape, m_shape))
+    x = tensor(draw, ctx, x_shape)
+    mask = Const(array(draw, ctx, m_shape, BOOL if not ctx.bad(3) else I64))
+    value = draw(st.sampled_from((0.0, -1e9, 2, 0.5))) if not ctx.bad(3) else draw(st.sampled_from(("a", None, [1])))
+    if isinstance(x, np.ndarray) and x.dtype.kind != "f" and isinstance(value, float) and not ctx.wild:
+        value = 1
+    return Call("masked_fill", cr.masked_fill, torch.masked_fill, (x, mask, value), grad=not ctx.special)
+
+
+@spec("indexing", "mm", "bmm")
+def gen_mm(draw, name):
+    ctx = Ctx(draw)
+    n, k, m = (draw(st.integers(0, 3)) for _ in range(3))
+    batch = (draw(st.integers(0, 2)),) if name == "bmm" else ()
+    sa, sb = batch + (n, k), batch + (k, m)
+    if ctx.bad(2):
+        sb = shape(draw, 1, 3, 0, 3)
+    dt = draw(st.sampled_from((F32, F32, F64)))
+    a, b = tensor(draw, ctx, sa, dt), tensor(draw, ctx, sb, dt if not ctx.bad(2) else draw(st.sampled_from(DTYPES)))
+    tfn = getattr(torch, name)
+    return Call(name, getattr(cr, name), tfn, (a, b), grad=not ctx.special, alt=_promoted(tfn),
+                alt_reason=PROMOTED)
+
+
+@spec("indexing", "t")
+def gen_t(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw, 0, 2 if not ctx.wild else 4))
+    return Call("t", cr.t, torch.t, (x,), grad=not ctx.special)
+
+
+@spec("indexing", "narrow")
+def gen_narrow(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw, 0 if ctx.wild else 1, 3))
+    ndim = ndim_of(x)
+    d = dim(draw, ctx, ndim)
+    n = shape_of(x, (3,))[_normalized(d, ndim)] if ndim else 1
+    start = int_arg(draw, ctx, tuple(range(-n, n + 1)), (n + 1, -n - 1))
+    begin = start + n if isinstance(start, int) and not isinstance(start, bool) and start < 0 else start
+    room = n - begin if isinstance(begin, int) and not isinstance(begin, bool) and 0 <= begin <= n else 0
+    length = int_arg(draw, ctx, tuple(range(room + 1)), (room + 1, -1))
+    return Call("narrow", cr.narrow, torch.narrow, (x, d, start, length), grad=not ctx.special)
+
+
+@spec("indexing", "chunk")
+def gen_chunk(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw, 0 if ctx.wild else 1, 3))
+    chunks = int_arg(draw, ctx, (1, 2, 3, 5), (0, -1))
+    return Call("chunk", cr.chunk, torch.chunk, (x, chunks, dim(draw, ctx, ndim_of(x))), grad=not ctx.special)
+
+
+@spec("other", "tril", "triu")
+def gen_triangle(draw, name):
+    ctx = Ctx(draw)
+    x = tensor(draw, ctx, shape(draw, 2 if not ctx.wild else 0, 4))
+    diagonal = int_arg(draw, ctx, (0, 1, -1, 3, -4), (1.5, "1"))
+    return Call(name, getattr(cr, name), getattr(torch, name), (x, diagonal), grad=not ctx.special)
+
+
+@spec("conv", "unfold")
+def gen_unfold(draw, name):
+    ctx = Ctx(draw)
+    n, c, h, w = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(2, 6)), draw(st.integers(2, 6)))
+    x = tensor(draw, ctx, (n, c, h, w) if not ctx.bad(3) else shape(draw, 0, 5), choices=(F32, F64))
+    kwargs = {"dilation": pair_arg(draw, ctx, (1, 2), (0, -1)), "padding": pair_arg(draw, ctx, (0, 1), (-1,)),
+              "stride": pair_arg(draw, ctx, (1, 2), (0, -1))}
+    return Call("unfold", F.unfold, TF.unfold, (x, pair_arg(draw, ctx, (1, 2), (0, -1))), kwargs,
+                grad=not ctx.special)
+
+
+@spec("conv", "fold")
+def gen_fold(draw, name):
+    ctx = Ctx(draw)
+    size = (draw(st.integers(2, 5)), draw(st.integers(2, 5)))
+    k, stride, padding = draw(st.sampled_from((1, 2))), draw(st.sampled_from((1, 2))), draw(st.sampled_from((0, 1)))
+    blocks = [(s + 2 * padding - k) // stride + 1 for s in size]
+    rows, cols = draw(st.integers(1, 3)) * k * k, blocks[0] * blocks[1]
+    u = tensor(draw, ctx, (draw(st.integers(1, 2)), rows, cols) if not ctx.bad(3) else shape(draw, 0, 4),
+               choices=(F32, F64))
+    out_size = size if not ctx.bad(3) else draw(st.sampled_from(((1, 1), (0, 3), (9, 9), "3")))
+    return Call("fold", F.fold, TF.fold, (u, out_size, k), {"padding": padding, "stride": stride},
+                grad=not ctx.special)
+
+
+@spec("other", "scaled_dot_product_attention")
+def gen_sdpa(draw, name):
+    ctx = Ctx(draw)
+    lead = shape(draw, 0, 2, 1, 3)
+    length, source, e, ev = (draw(st.integers(1, 4)) for _ in range(4))
+    dt = draw(st.sampled_from((F32, F64)))
+    q = tensor(draw, ctx, lead + (length, e), dt, choices=(F32, F64))
+    k = tensor(draw, ctx, lead + (source, e) if not ctx.bad(3) else shape(draw, 1, 3, 1, 3), dt, choices=(F32, F64))
+    v = tensor(draw, ctx, lead + (source, ev), dt, choices=(F32, F64))
+    kwargs = {}
+    choice_ = draw(st.integers(0, 3))
+    if choice_ == 1:
+        kwargs["is_causal"] = True
+    elif choice_ == 2:
+        kwargs["attn_mask"] = Const(array(draw, ctx, (length, source), BOOL))
+    elif choice_ == 3:
+        kwargs["scale"] = real(draw, ctx, (0.5, 2.0), ())
+    if ctx.bad(4):
+        kwargs["dropout_p"] = draw(st.sampled_from((-0.5, 1.5, "0.1")))
+    return Call(name, F.scaled_dot_product_attention, TF.scaled_dot_product_attention, (q, k, v), kwargs,
+                grad=not ctx.special, tol=4.0)
+
+
 # ===== the tests ==========================================================================================
 
 SETTINGS = {  # family → examples per op: about 4,000 cases in all
     "elementwise": 40, "reductions": 60, "shape": 60, "linalg": 70, "conv": 200, "pool": 110, "loss": 70,
-    "other": 70,
+    "other": 70, "indexing": 60,
 }
 COMMON = dict(deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
@@ -1177,6 +1476,7 @@ test_fuzz_conv = _fuzz_test("conv")
 test_fuzz_pool = _fuzz_test("pool")
 test_fuzz_loss = _fuzz_test("loss")
 test_fuzz_other = _fuzz_test("other")
+test_fuzz_indexing = _fuzz_test("indexing")
 
 
 def test_zz_the_suite_ran_enough_cases():

@@ -85,7 +85,7 @@ def hold(arrays: Iterable[Any]) -> Hold | None:
             key = id(root)
             n = counts.get(key)
             if n is None:
-                if not root.flags.writeable:  # read-only before: not ours to lock, nor to unlock
+                if not root.flags.writeable or not _restorable(root):  # not ours to lock, nor to unlock
                     continue
                 root.setflags(write=False)
                 n = 0
@@ -95,6 +95,19 @@ def hold(arrays: Iterable[Any]) -> Hold | None:
                 a.setflags(write=False)
                 _add_view(key, a)
     return Hold(held) if held else None
+
+
+def _restorable(root: np.ndarray) -> bool:
+    """Whether NumPy will let ``root`` be made writable again once locked: not when its memory belongs to a
+    read-only buffer that NumPy marked writable anyway (an array unpickled from bytes, as multiprocessing hands
+    them over). Such an array is left writable and unwatched rather than read-only for good."""
+    owner = root.base
+    if owner is None:
+        return True
+    try:
+        return not memoryview(owner).readonly
+    except TypeError:  # not a buffer: NumPy decides by the flag alone
+        return True
 
 
 def _add_view(key: int, view: np.ndarray) -> None:

@@ -26,7 +26,7 @@ from chainrule import __version__
 from chainrule.cli.common import USAGE, CommandError, Parser, describe, detach_stdout, error_line
 
 # modules of chainrule.cli, in the order ``chainrule --help`` lists them
-SUBCOMMANDS: list[str] = ["train", "evaluate", "predict", "explain"]
+SUBCOMMANDS: list[str] = ["train", "evaluate", "predict", "explain", "export"]
 
 EPILOG = """\
 Each command has its own --help. Errors are one line: "chainrule COMMAND: error: what — how to fix"; exit status

@@ -64,11 +64,11 @@ class Func:
 
 
 def _max(x: Tensor, y: Tensor | None = None, dim: int | None = None) -> Tensor:
-    return ops.max(x, dim) if y is None else ops.maximum(x, y)
+    return ops.amax(x, dim) if y is None else ops.maximum(x, y)
 
 
 def _min(x: Tensor, y: Tensor | None = None, dim: int | None = None) -> Tensor:
-    return ops.min(x, dim) if y is None else ops.minimum(x, y)
+    return ops.amin(x, dim) if y is None else ops.minimum(x, y)
 
 
 def _transpose(x: Tensor) -> Tensor:

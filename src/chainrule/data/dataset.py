@@ -25,7 +25,7 @@ from chainrule.data.idx import DataError
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor, as_array
 
-__all__ = ["Dataset", "ImageDataset", "Subset", "TensorDataset", "random_split"]
+__all__ = ["ConcatDataset", "Dataset", "ImageDataset", "IterableDataset", "Subset", "TensorDataset", "random_split"]
 
 
 def _index_array(indices: Any, n: int) -> np.ndarray:
@@ -56,6 +56,55 @@ class Dataset(ABC):
 
     def get_batch(self, indices: np.ndarray) -> tuple[Any, ...]:
         raise NotImplementedError(f"{type(self).__name__} has no batched access; index it sample by sample")
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (and ``__len__`` only if they know their length).
+
+    ``DataLoader`` batches what ``iter(dataset)`` yields. With ``num_workers > 0`` every worker iterates its own
+    copy of the data set, so ``__iter__`` should use ``get_worker_info()`` to yield only its share (else each
+    sample comes once per worker, as in PyTorch).
+    """
+
+    def __iter__(self) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __getitem__(self, index: int) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it instead of indexing it")
+
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__: its length is not known")
+
+    def __add__(self, other: Dataset) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: use itertools.chain to join streams")
+
+
+class ConcatDataset(Dataset):
+    """The samples of ``datasets`` one after another: index ``len(datasets[0])`` is ``datasets[1][0]``."""
+
+    def __init__(self, datasets: Sequence[Dataset]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise DataError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise DataError("ConcatDataset does not support IterableDataset; use itertools.chain")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return int(self.cumulative_sizes[-1])
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a data set of {n} samples")
+        index = index + n if index < 0 else index
+        which = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
 
 
 class TensorDataset(Dataset):

@@ -87,6 +87,8 @@ class IDXImageDataset(ImageDataset):
     resources: ClassVar[dict[str, tuple[FileSpec, FileSpec]]] = {}
     system_dirs: ClassVar[Sequence[str]] = ()
     apt_package: ClassVar[str | None] = None
+    #: What a missing split raises (with ``download=False``), built from ``_not_found_message``.
+    not_found_error: ClassVar[type[DataNotFoundError]] = DataNotFoundError
 
     def __init__(
         self,
@@ -103,7 +105,7 @@ class IDXImageDataset(ImageDataset):
         found = self._find(specs)
         if found is None:
             if not download:
-                raise DataNotFoundError(self._not_found_message(specs))
+                raise self.not_found_error(self._not_found_message(specs))
             found = self._download(specs)
         self.folder_path = found
         image_path, label_path = (self._local(found, spec) for spec in specs)
@@ -157,7 +159,7 @@ class IDXImageDataset(ImageDataset):
             ways.append(f"  - install the Debian/Ubuntu package: sudo apt-get install {self.apt_package}")
         ways.append(
             f"  - or pass download=True to fetch them from {self.mirrors[0] if self.mirrors else 'the mirrors'} "
-            f"into {self.cache_dir()}"
+            f"into {self.download_dir()}"
         )
         ways.append("  - or put the files in a folder and pass it as root=")
         return (
@@ -202,8 +204,12 @@ class IDXImageDataset(ImageDataset):
             )
 
     # ----- downloading ---------------------------------------------------------------------------------
+    def download_dir(self) -> Path:
+        """Where ``download=True`` puts missing files: the user cache (``cache_dir()``)."""
+        return self.cache_dir()
+
     def _download(self, specs: Sequence[FileSpec]) -> Path:
-        folder = self.cache_dir()
+        folder = self.download_dir()
         folder.mkdir(parents=True, exist_ok=True)
         for spec in specs:
             if self._local(folder, spec) is None:

@@ -26,8 +26,8 @@ from chainrule.errors import ArgumentError, DTypeError, ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
-    "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "orthogonal_",
+    "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
@@ -169,3 +169,52 @@ def kaiming_normal_(
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-d tensor with the identity (ones on the diagonal, zeros elsewhere), as PyTorch's ``eye_``."""
+    if tensor.ndim != 2:
+        raise ShapeError(f"eye_: only 2-d tensors are supported, got shape {tensor.shape}; hint: eye_ sets a matrix")
+    return _fill(tensor, np.eye(*tensor.shape))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1, generator: np.random.Generator | None = None) -> Tensor:
+    """A (semi-)orthogonal matrix times ``gain``, as PyTorch: the Q of a QR decomposition of a standard normal
+    (rows, cols) sample (rows = shape[0], cols = the rest), signs fixed by R's diagonal so that it is uniform."""
+    if tensor.ndim < 2:
+        raise ShapeError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
+    _float_only("orthogonal_", tensor)
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))  # QR's signs are arbitrary; this makes the distribution uniform (Mezzadri)
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape))
+
+
+def trunc_normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
+    """Fill with samples of N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch's): each value out of
+    range is drawn again, so the samples follow the truncated distribution exactly."""
+    _float_only("trunc_normal_", tensor)
+    if not a < b:
+        raise ArgumentError(f"trunc_normal_: the bounds must satisfy a < b, got a={a}, b={b}")
+    rng = _rng(generator)
+    values = rng.normal(mean, std, tensor.shape)
+    outside = (values < a) | (values > b)
+    for _ in range(1000):  # each round redraws only the values still outside: it ends in a few rounds
+        if not outside.any():
+            break
+        values[outside] = rng.normal(mean, std, int(outside.sum()))
+        outside = (values < a) | (values > b)
+    else:  # [a, b] holds almost no mass of N(mean, std²): what is left goes to the nearer bound, as a clamp would
+        values = np.clip(values, a, b)
+    return _fill(tensor, values)

@@ -16,9 +16,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import backend
+from chainrule.devices import check_available
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor
+from chainrule.ops.operands import as_dtype
+from chainrule.tensor import Tensor, parse_to
 
 __all__ = ["IncompatibleKeys", "Module", "StateDictError"]
 
@@ -365,12 +367,19 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating-point parameter, gradient and buffer to ``dtype`` in place; returns self.
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: cast every
+        floating-point parameter, gradient and buffer to ``dtype`` in place; returns self. Every tensor lives on
+        the CPU, so a device moves nothing ("cuda" raises ``DeviceError``: none is available).
 
         The Parameter objects stay the same (only their ``data`` changes), so optimizers keep working.
         """
-        dtype = np.dtype(dtype)
+        device, dtype, _ = parse_to("Module.to", args, kwargs)
+        if device is not None:
+            check_available("Module.to", device)
+        if dtype is None:
+            return self
+        dtype = as_dtype("Module.to", dtype)
         if dtype.kind != "f":
             raise ArgumentTypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
         for module in self.modules():
@@ -387,6 +396,18 @@ class Module:
 
     def double(self) -> Module:
         return self.to(np.float64)
+
+    def half(self) -> Module:
+        return self.to(np.float16)
+
+    def cpu(self) -> Module:
+        """The module on the CPU: ``self``, where every tensor already lives."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refused: no CUDA device is available (``DeviceError``, with how to pick the CPU instead)."""
+        check_available("Module.cuda", "cuda")  # raises
+        return self
 
     # ----- state dict ------------------------------------------------------------------------------------
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:

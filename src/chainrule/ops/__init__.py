@@ -37,15 +37,31 @@ from chainrule.ops.elementwise import (
     sub,
     where,
 )
-from chainrule.ops.linalg import matmul
-from chainrule.ops.reduce import amax, amin, argmax, argmin, logsumexp, max, mean, min, sum, var
+from chainrule.ops.indexing import argsort, gather, index_select, masked_fill, scatter, scatter_add, sort, topk
+from chainrule.ops.linalg import bmm, matmul, mm
+from chainrule.ops.reduce import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    median,
+    min,
+    sum,
+    var,
+)
 from chainrule.ops.shape import (
     broadcast_to,
     cat,
+    chunk,
     concatenate,
     expand,
     flatten,
     getitem,
+    narrow,
     pad,
     permute,
     reshape,
@@ -53,15 +69,20 @@ from chainrule.ops.shape import (
     squeeze,
     stack,
     sum_to,
+    t,
     transpose,
     unbind,
     unsqueeze,
 )
+from chainrule.ops.triangular import tril, triu
 
 __all__ = [
+    "tril", "triu",
     "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cast", "cat", "clamp", "clip", "concatenate",
     "cos", "div", "elu", "eq", "exp", "expand", "flatten", "ge", "gelu", "getitem", "gt", "le", "leaky_relu", "log",
     "log_softmax", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
     "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze",
-    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unbind", "unsqueeze", "var", "where"
+    "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unbind", "unsqueeze", "var", "where",
+    "argsort", "bmm", "chunk", "cumsum", "gather", "index_select", "masked_fill", "median", "mm", "narrow",
+    "scatter", "scatter_add", "sort", "t", "topk",
 ]

@@ -18,7 +18,7 @@ from chainrule.errors import DTypeError, ShapeError
 from chainrule.ops.operands import as_tensor, broadcast_shape
 from chainrule.tensor import Tensor
 
-__all__ = ["linear", "matmul"]
+__all__ = ["bmm", "linear", "matmul", "mm"]
 
 
 class MatMul(Function):
@@ -89,6 +89,30 @@ def matmul(a: Any, b: Any) -> Tensor:
             ) from None
     a, b = _common_dtype("matmul", a, b)
     return MatMul()(a, b)
+
+
+def mm(input: Any, mat2: Any) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The product of two matrices, (n, k) @ (k, m) → (n, m); no broadcasting (``matmul`` broadcasts)."""
+    a, b = as_tensor("mm", input, "input"), as_tensor("mm", mat2, "mat2")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ShapeError(f"mm: both arguments must be 2-d matrices, got shapes {a.shape} and {b.shape}; hint: "
+                         f"cr.matmul handles vectors and batches")
+    if a.shape[1] != b.shape[0]:
+        raise ShapeError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+                         f"{b.shape[0]}x{b.shape[1]}): input's columns must equal mat2's rows")
+    return MatMul()(*_common_dtype("mm", a, b))
+
+
+def bmm(input: Any, mat2: Any) -> Tensor:  # noqa: A002 - PyTorch's names
+    """A batch of matrix products, (B, n, k) @ (B, k, m) → (B, n, m); no broadcasting (``matmul`` broadcasts)."""
+    a, b = as_tensor("bmm", input, "input"), as_tensor("bmm", mat2, "mat2")
+    if a.ndim != 3 or b.ndim != 3:
+        raise ShapeError(f"bmm: both arguments must be 3-d batches of matrices, got shapes {a.shape} and {b.shape}; "
+                         f"hint: cr.matmul broadcasts other shapes")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ShapeError(f"bmm: shapes {a.shape} and {b.shape} do not match: the batch sizes must be equal and "
+                         f"input's last dim ({a.shape[2]}) must equal mat2's middle dim ({b.shape[1]})")
+    return MatMul()(*_common_dtype("bmm", a, b))
 
 
 class Linear(Function):

@@ -1,4 +1,5 @@
-"""Reductions over any set of dims: sum, mean, var, max, min, logsumexp. Derivations: docs/reduce.md.
+"""Reductions over any set of dims: sum, mean, var, amax, amin, logsumexp; max, min and median, which along one
+dim also give the positions; and the running sum cumsum. Derivations: docs/reduce.md.
 
 Notation: y = R(x) over the dims D (all dims when ``dim`` is None); gy has y's shape. Every backward first
 puts gy back into x's rank (``keep``: size 1 at each reduced dim, a no-op with keepdim=True) and then
@@ -15,9 +16,21 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd.broadcast import FAST_SUM_DTYPES, array_sum, broadcast_to
 from chainrule.autograd.function import Function
-from chainrule.errors import ShapeError
-from chainrule.ops.elementwise import exp
-from chainrule.ops.operands import as_tensor, check_bool, check_number, float_only, normalize_dim, normalize_dims
+from chainrule.errors import ArgumentTypeError, DTypeError, ShapeError
+from chainrule.ops import return_types
+from chainrule.ops.elementwise import cast, exp, maximum, minimum
+from chainrule.ops.indexing import _select_along
+from chainrule.ops.operands import (
+    _is_int,
+    as_dtype,
+    as_tensor,
+    check_bool,
+    check_number,
+    describe,
+    float_only,
+    normalize_dim,
+    normalize_dims,
+)
 from chainrule.tensor import Tensor
 
 Dims = int | Sequence[int] | None
@@ -112,6 +125,20 @@ class Min(_Extremum):
     largest = False
 
 
+class Median(_Extremum):
+    """The lower median of all elements (the smaller middle one for an even count), as PyTorch's median();
+    its backward is the extremum's: gy shared among the elements equal to the median."""
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        flat = x.reshape(-1)
+        middle = (flat.size - 1) // 2
+        y = xp.partition(flat, middle)[middle]
+        if x.dtype.kind == "f" and xp.isnan(flat).any():  # NaN propagates, as in PyTorch
+            y = x.dtype.type(xp.nan)
+        return xp.asarray(y).reshape((1,) * x.ndim * self.keepdim)
+
+
 class LogSumExp(_Reduction):
     uses_outputs = True  # backward reads the output's values
     def forward(self, x):
@@ -171,17 +198,84 @@ def var(x: Any, dim: Dims = None, keepdim: bool = False, correction: int = 1) ->
     return _reduce("var", Var, x, dim, keepdim, correction=correction)
 
 
-def max(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
-    """Largest value over ``dim`` (values only, like ``torch.amax``; ``argmax`` gives positions)."""
-    return _reduce("max", Max, x, dim, keepdim)
+def amax(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Largest value over ``dim`` (an int, several, or None for all); values only, ties share the gradient."""
+    return _reduce("amax", Max, x, dim, keepdim)
 
 
-def min(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
-    """Smallest value over ``dim`` (values only, like ``torch.amin``)."""
-    return _reduce("min", Min, x, dim, keepdim)
+def amin(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    """Smallest value over ``dim``; values only, ties share the gradient."""
+    return _reduce("amin", Min, x, dim, keepdim)
 
 
-amax, amin = max, min
+def _along(op: str, x: Any, dim: Any, keepdim: bool) -> tuple[Tensor, Tensor]:
+    """(values, indices) of the max or min along one dim: the first extreme element of each slice (a NaN counts
+    as the extreme, as in PyTorch); the gradient goes to that element alone."""
+    if not _is_int(dim):
+        raise ArgumentTypeError(
+            f"{op}: argument 'dim' must be an int (or a tensor 'other' for the elementwise {op}imum), got "
+            f"{describe(dim)}; hint: for several dims use cr.a{op}(x, dims), which gives the values only"
+        )
+    x = as_tensor(op, x)
+    keepdim = check_bool(op, "keepdim", keepdim)
+    d = normalize_dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return x, Tensor(backend.get_array_module(x.data).zeros((), dtype=np.int64))
+    if x.shape[d] == 0:
+        raise ShapeError(f"{op}: cannot take the {op} over dim {dim} of size 0 (shape {x.shape}); an empty slice has "
+                         f"no {op}")
+    positions = _arg_extremum(f"arg{op}", x, d, True).data
+    return _select_along(x, d, positions, keepdim)
+
+
+def max(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002 - PyTorch's names
+    """PyTorch's three forms: ``max(x)`` the largest value (a 0-d tensor; ties share the gradient);
+    ``max(x, dim, keepdim=False)`` the named pair ``(values, indices)`` along ``dim``; ``max(x, other)`` (a
+    tensor) the elementwise maximum. For values over several dims use ``amax``."""
+    if dim is None:
+        return _reduce("max", Max, input, None, keepdim)
+    if isinstance(dim, Tensor) or backend.is_array(dim):
+        return maximum(input, dim)
+    return return_types.max(*_along("max", input, dim, keepdim))
+
+
+def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002 - PyTorch's names
+    """``min(x)`` the smallest value; ``min(x, dim, keepdim=False)`` the pair ``(values, indices)``;
+    ``min(x, other)`` the elementwise minimum (PyTorch's forms, as ``max``)."""
+    if dim is None:
+        return _reduce("min", Min, input, None, keepdim)
+    if isinstance(dim, Tensor) or backend.is_array(dim):
+        return minimum(input, dim)
+    return return_types.min(*_along("min", input, dim, keepdim))
+
+
+def median(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002 - PyTorch's name
+    """``median(x)``: the lower median of all elements (0-d); ``median(x, dim, keepdim=False)``: the pair
+    ``(values, indices)`` of each slice's lower median along ``dim`` (the gradient goes to that element)."""
+    x = as_tensor("median", input)
+    if x.dtype.kind == "b":
+        raise DTypeError("median: not defined for bool tensors (as in PyTorch); hint: cast with .long() or .float()")
+    if dim is None:
+        if x.numel() == 0:
+            raise ShapeError(f"median: the tensor is empty (shape {x.shape}), so it has no median")
+        return Median(tuple(range(x.ndim)), False)(x)
+    if not _is_int(dim):
+        raise ArgumentTypeError(f"median: argument 'dim' must be an int, got {describe(dim)}")
+    keepdim = check_bool("median", "keepdim", keepdim)
+    d = normalize_dim("median", dim, x.ndim)
+    if x.ndim == 0:
+        return return_types.median(x, Tensor(np.zeros((), dtype=np.int64)))
+    n = x.shape[d]
+    if n == 0:
+        raise ShapeError(f"median: cannot take the median over dim {dim} of size 0 (shape {x.shape})")
+    xp = backend.get_array_module(x.data)
+    order = xp.argsort(x.data, axis=d, kind="stable")  # NaN sorts last, in its original order
+    middle = xp.full(x.shape[:d] + (1,) + x.shape[d + 1:], (n - 1) // 2)  # the lower middle
+    if x.dtype.kind == "f":  # a slice with NaN has median NaN, at its first NaN (as PyTorch)
+        nans = xp.isnan(x.data).sum(axis=d, keepdims=True)
+        middle = xp.where(nans > 0, n - nans, middle)
+    positions = xp.take_along_axis(order, middle, axis=d).astype(np.int64, copy=False)
+    return return_types.median(*_select_along(x, d, positions, keepdim))
 
 
 def logsumexp(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
@@ -215,3 +309,37 @@ def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
 def argmin(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the first minimum along ``dim``; not differentiable."""
     return _arg_extremum("argmin", x, dim, keepdim)
+
+
+class CumSum(Function):
+    """The running sum along ``dim`` (``reverse``: from the end, the running sum of the flipped input, flipped)."""
+
+    uses_inputs = False  # backward needs only the dim
+
+    def __init__(self, dim: int, reverse: bool = False) -> None:
+        self.dim, self.reverse = dim, reverse
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        if not self.reverse:
+            return xp.cumsum(x, axis=self.dim, dtype=x.dtype)
+        return xp.flip(xp.cumsum(xp.flip(x, self.dim), axis=self.dim, dtype=x.dtype), self.dim)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """yᵢ = Σ_{j≤i} xⱼ: ∂yᵢ/∂xⱼ = [j ≤ i], so gxⱼ = Σ_{i≥j} gyᵢ, the running sum of gy from the end (and
+        the reverse running sum's gradient is the forward running sum)."""
+        return CumSum(self.dim, not self.reverse)(gy)
+
+
+def cumsum(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Running sum along ``dim``: yᵢ = x₀ + … + xᵢ. Integer and bool input sum in int64, as PyTorch; ``dtype``
+    casts the input first."""
+    x = as_tensor("cumsum", input)
+    if dtype is not None:
+        x = cast(x, as_dtype("cumsum", dtype))
+    elif x.dtype.kind in "biu":
+        x = cast(x, np.int64)
+    d = normalize_dim("cumsum", dim, x.ndim)
+    if x.ndim == 0:
+        return x
+    return CumSum(d)(x)

@@ -21,6 +21,7 @@ from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError, Index
 from chainrule.ops.operands import (
     _is_int,
     as_tensor,
+    check_int,
     check_number,
     check_size,
     describe,
@@ -30,8 +31,8 @@ from chainrule.ops.operands import (
 from chainrule.tensor import Tensor
 
 __all__ = [
-    "broadcast_to", "cat", "clone", "concatenate", "expand", "flatten", "getitem", "pad", "permute", "reshape",
-    "split", "squeeze", "stack", "sum_to", "transpose", "unbind", "unsqueeze",
+    "broadcast_to", "cat", "chunk", "clone", "concatenate", "expand", "flatten", "getitem", "narrow", "pad", "permute",
+    "repeat", "reshape", "split", "squeeze", "stack", "sum_to", "t", "transpose", "unbind", "unsqueeze",
 ]
 
 
@@ -148,6 +149,80 @@ def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
         return x
     axes[a], axes[b] = axes[b], axes[a]
     return permute(x, tuple(axes))
+
+
+def t(input: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is (PyTorch's ``t``: at most 2 dims)."""
+    x = as_tensor("t", input)
+    if x.ndim > 2:
+        raise ShapeError(f"t: expects a tensor with at most 2 dims, got shape {x.shape}; hint: use "
+                         f"x.transpose(dim0, dim1) or x.mT for a batch of matrices")
+    return x if x.ndim < 2 else transpose(x, 0, 1)
+
+
+class Repeat(Function):
+    """x tiled ``reps`` times along each dim (x first reshaped to len(reps) dims, with leading 1s)."""
+
+    uses_inputs = False  # backward needs only shapes
+
+    def __init__(self, reps: tuple[int, ...]) -> None:
+        self.reps = reps
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return backend.get_array_module(x).tile(x, self.reps)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        """y = tile(x, r): y[k·n + i] = x[i] along each dim (n x's size, r copies), so every xᵢ receives the sum of
+        its r copies' gradients: gx = gy reshaped to (r₀, n₀, r₁, n₁, …) and summed over the r axes."""
+        shape = (1,) * (len(self.reps) - len(self.x_shape)) + self.x_shape
+        split_shape = tuple(v for r, n in zip(self.reps, shape) for v in (r, n))
+        summed = reshape(gy, split_shape).sum(tuple(range(0, 2 * len(shape), 2)))
+        return reshape(summed, self.x_shape)
+
+
+def repeat(input: Any, *sizes: int | Sequence[int]) -> Tensor:  # noqa: A002 - PyTorch's names
+    """``input`` repeated ``sizes[d]`` times along each dim d (PyTorch's ``Tensor.repeat``, NumPy's ``tile``);
+    there may be more sizes than dims, which adds leading dims."""
+    x = as_tensor("repeat", input)
+    reps = _shape_arg("repeat", sizes, "sizes")
+    if len(reps) < x.ndim:
+        raise ShapeError(f"repeat: the number of repeat sizes ({len(reps)}) cannot be smaller than the number of dims "
+                         f"of the tensor ({x.ndim}, shape {x.shape}); hint: give one size per dim, 1 to keep it")
+    if any(r < 0 for r in reps):
+        raise ArgumentError(f"repeat: repeat sizes must be ≥ 0, got {reps}")
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    check_size("repeat", "the result", [r * n for r, n in zip(reps, shape)], x.dtype)
+    return Repeat(reps)(x)
+
+
+def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The slice ``start : start + length`` of ``input`` along ``dim`` (a view; ``start`` may be negative)."""
+    x = as_tensor("narrow", input)
+    if x.ndim == 0:
+        raise ShapeError("narrow: a 0-d tensor has no dim to narrow; hint: reshape it to (1,) first")
+    d = normalize_dim("narrow", dim, x.ndim)
+    n = x.shape[d]
+    start = check_int("narrow", "start", start.item() if isinstance(start, Tensor) else start, -n, n,
+                      hint=f"; hint: dim {dim} has size {n}")
+    start = start + n if start < 0 else start
+    length = check_int("narrow", "length", length, 0, n - start,
+                       hint=f"; hint: start ({start}) + length must not exceed dim {dim}'s size {n}")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002 - PyTorch's names
+    """``input`` cut along ``dim`` into at most ``chunks`` pieces of ⌈n / chunks⌉ (the last may be smaller, and
+    there may be fewer pieces than asked, as in PyTorch)."""
+    x = as_tensor("chunk", input)
+    chunks = check_int("chunk", "chunks", chunks, 1, hint="; hint: the number of pieces")
+    if x.ndim == 0:
+        raise ShapeError("chunk: a 0-d tensor has no dim to cut; hint: reshape it to (1,) first")
+    d = normalize_dim("chunk", dim, x.ndim)
+    n = x.shape[d]
+    if n == 0:  # PyTorch gives ``chunks`` empty pieces
+        return split(x, [0] * chunks, d)
+    return split(x, -(-n // chunks), d)
 
 
 def expand(x: Any, *sizes: int | Sequence[int]) -> Tensor:

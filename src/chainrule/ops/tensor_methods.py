@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule import backend, dtypes, ops
+from chainrule import backend, creation, dtypes, ops
 from chainrule.autograd import engine, saved
-from chainrule.autograd.grad_mode import is_grad_enabled
-from chainrule.errors import BackwardError
-from chainrule.tensor import Tensor
+from chainrule.autograd.grad_mode import is_grad_enabled, no_grad
+from chainrule.devices import check_available
+from chainrule.errors import ArgumentError, ArgumentTypeError, BackwardError
+from chainrule.tensor import Tensor, parse_to
 
 __all__ = ["TensorMethods", "setup_tensor"]
 
@@ -47,6 +48,14 @@ class TensorMethods:
         gradients are themselves part of a graph, so they can be differentiated again.
         """
         engine.backward([self], None if grad is None else [grad], retain_graph=retain_graph, create_graph=create_graph)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two dims (``chainrule.tril``)."""
+        return ops.triangular.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two dims (``chainrule.triu``)."""
+        return ops.triangular.triu(self, diagonal)
 
     def clone(self) -> Tensor:
         """A copy of the values in new memory (its own version counter), differentiable: gradients flow back
@@ -105,8 +114,66 @@ class TensorMethods:
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
         return self._inplace("clamp_", backend.get_array_module(self._data).clip(self._data, min, max))
 
-    # ----- dtype conversions (differentiable) -----------------------------------------------------------
-    def to(self, dtype: Any) -> Tensor:
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std²) from chainrule's default generator (``cr.manual_seed``)."""
+        rng = creation._generator("normal_", generator)
+        return self._inplace("normal_", rng.normal(mean, std, self.shape))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:  # noqa: A002
+        """Fill with samples of U(a, b) from chainrule's default generator (``cr.manual_seed``)."""
+        rng = creation._generator("uniform_", generator)
+        return self._inplace("uniform_", rng.uniform(a, b, self.shape))
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """In place: ``value`` where ``mask`` is True (see ``masked_fill``)."""
+        with no_grad():
+            filled = ops.masked_fill(self.detach(), mask, value)
+        return self._inplace("masked_fill_", filled)
+
+    def scatter_(self, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+        """In place: ``src`` (or ``value``) written along ``dim`` at ``index`` (see ``scatter``)."""
+        with no_grad():
+            out = ops.scatter(self.detach(), dim, index, src.detach() if isinstance(src, Tensor) else src, value=value)
+        return self._inplace("scatter_", out)
+
+    def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
+        """In place: ``src`` added along ``dim`` at ``index`` (see ``scatter_add``)."""
+        with no_grad():
+            out = ops.scatter_add(self.detach(), dim, index, src.detach() if isinstance(src, Tensor) else src)
+        return self._inplace("scatter_add_", out)
+
+    # ----- devices and dtypes (differentiable where the values change type) -----------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's device
+        and dtype), each with ``non_blocking`` (no effect) and ``copy`` (a new tensor even when nothing changes).
+        Returns ``self`` when nothing changes; a dtype change is differentiable. A device other than the CPU
+        raises ``DeviceError`` (none is available)."""
+        device, dtype, copy = parse_to("to", args, kwargs)
+        if device is not None:
+            check_available("to", device)
+        out = self if dtype is None else ops.cast(self, dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        """The tensor on the CPU: ``self``, where every tensor already lives."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """Refused: no CUDA device is available (``DeviceError``, with how to pick the CPU instead)."""
+        check_available("cuda", "cuda")  # raises: there is no CUDA device
+        return self
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:  # noqa: A003 - PyTorch's name
+        """Without ``dtype``: the type name ('chainrule.FloatTensor', PyTorch's 'torch.FloatTensor'); with one (a
+        dtype or such a name): the tensor cast to it."""
+        if dtype is None:
+            return dtypes.TYPE_NAMES.get(self.dtype, f"chainrule.Tensor[{self.dtype}]")
+        if isinstance(dtype, str) and "." in dtype:
+            found = dtypes.from_type_name(dtype)
+            if found is None:
+                raise ArgumentError(f"type: unknown tensor type {dtype!r}; expected one of "
+                                    f"{', '.join(sorted(dtypes.TYPE_NAMES.values()))}, or a dtype")
+            dtype = found
         return ops.cast(self, dtype)
 
     def float(self) -> Tensor:
@@ -115,8 +182,49 @@ class TensorMethods:
     def double(self) -> Tensor:
         return ops.cast(self, dtypes.float64)
 
+    def half(self) -> Tensor:
+        return ops.cast(self, dtypes.float16)
+
     def long(self) -> Tensor:
         return ops.cast(self, dtypes.int64)
+
+    def int(self) -> Tensor:
+        return ops.cast(self, dtypes.int32)
+
+    def short(self) -> Tensor:
+        return ops.cast(self, dtypes.int16)
+
+    def bool(self) -> Tensor:
+        return ops.cast(self, dtypes.bool_)
+
+    # ----- new tensors like this one ---------------------------------------------------------------------
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new tensor holding a copy of ``data``, in this tensor's dtype unless ``dtype`` says otherwise."""
+        check_available("new_tensor", device)
+        return creation.tensor(data, dtype=self.dtype if dtype is None else dtype, device=None,
+                               requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        check_available("new_zeros", device)
+        return creation.zeros(*size, dtype=self.dtype if dtype is None else dtype, device=None,
+                              requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        check_available("new_ones", device)
+        return creation.ones(*size, dtype=self.dtype if dtype is None else dtype, device=None,
+                             requires_grad=requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new tensor of ``size`` (zeros here: chainrule never hands out uninitialised memory)."""
+        check_available("new_empty", device)
+        return creation.empty(*size, dtype=self.dtype if dtype is None else dtype, device=None,
+                              requires_grad=requires_grad)
+
+    def new_full(self, size: Sequence[int], fill_value: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        check_available("new_full", device)
+        return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=None,
+                             requires_grad=requires_grad)
 
     # ----- arithmetic --------------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -242,14 +350,79 @@ class TensorMethods:
     def var(self, dim: int | Sequence[int] | None = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         return ops.var(self, dim, keepdim, correction=correction)
 
-    def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``x.max()`` a 0-d tensor, ``x.max(dim)`` the pair (values, indices), ``x.max(other)`` elementwise."""
         return ops.max(self, dim, keepdim)
 
-    def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``x.min()`` a 0-d tensor, ``x.min(dim)`` the pair (values, indices), ``x.min(other)`` elementwise."""
         return ops.min(self, dim, keepdim)
 
-    amax = max
-    amin = min
+    def amax(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return ops.amin(self, dim, keepdim)
+
+    def median(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        return ops.median(self, dim, keepdim)
+
+    def cumsum(self, dim: int, dtype: Any = None) -> Tensor:
+        return ops.cumsum(self, dim, dtype=dtype)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+        return ops.topk(self, k, dim, largest, sorted)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return ops.argmin(self, dim, keepdim)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return ops.gather(self, dim, index)
+
+    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+        return ops.scatter(self, dim, index, src, value=value)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return ops.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return ops.index_select(self, dim, index)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return ops.masked_fill(self, mask, value)
+
+    def eq(self, other: Any) -> Tensor:
+        return ops.eq(self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        return ops.ne(self, other)
+
+    def lt(self, other: Any) -> Tensor:
+        return ops.lt(self, other)
+
+    def le(self, other: Any) -> Tensor:
+        return ops.le(self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        return ops.gt(self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        return ops.ge(self, other)
+
+    def mm(self, mat2: Any) -> Tensor:
+        return ops.mm(self, mat2)
+
+    def bmm(self, mat2: Any) -> Tensor:
+        return ops.bmm(self, mat2)
+
+    def t(self) -> Tensor:
+        return ops.t(self)
 
     def logsumexp(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return ops.logsumexp(self, dim, keepdim)
@@ -267,6 +440,31 @@ class TensorMethods:
         return ops.reshape(self, *shape)
 
     view = reshape
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """This tensor's elements in ``other``'s shape."""
+        if not isinstance(other, Tensor):
+            raise ArgumentTypeError(f"view_as: argument 'other' must be a Tensor, got {type(other).__name__}")
+        return ops.reshape(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.view_as(other)
+
+    def contiguous(self) -> Tensor:
+        """``self`` when its values are laid out in row-major order, else a (differentiable) row-major copy."""
+        return self if self._data.flags.c_contiguous else ops.shape.clone(self)
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
+        return ops.shape.repeat(self, *sizes)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        return ops.narrow(self, dim, start, length)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return ops.chunk(self, chunks, dim)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         return ops.transpose(self, dim0, dim1)

@@ -1,0 +1,138 @@
+"""``chainrule.devices``: ``cr.device``, where a tensor's numbers live, with PyTorch's names (``cr.device("cpu")``).
+
+Every tensor lives on the CPU today: its array is a NumPy array. ``device("cuda")`` can be built and compared
+(so a program that writes ``device = cr.device("cuda" if cr.cuda.is_available() else "cpu")`` runs unchanged), but
+asking to put numbers on it raises ``DeviceError`` saying that no CUDA device is available and how to go on.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from typing import Any
+
+from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
+
+__all__ = ["DeviceError", "as_device", "check_available", "device"]
+
+#: The device types a device string may name (PyTorch's common ones); only "cpu" holds tensors here.
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")
+_SPEC = re.compile(r"([a-z]+)(?::(\d+))?")
+
+
+class DeviceError(ChainruleError, RuntimeError):
+    """A tensor or module was asked onto a device this machine does not have (CUDA without a GPU)."""
+
+
+class device:  # noqa: N801 - PyTorch's name: cr.device("cpu")
+    """A device: ``type`` ('cpu', 'cuda', ...) and ``index`` (an int, or None for "the current one").
+
+    ``device("cpu")``, ``device("cuda:1")``, ``device("cuda", 1)`` and ``device(other_device)`` as in PyTorch;
+    ``str`` gives ``'cuda:1'``, ``repr`` ``device(type='cuda', index=1)``. Two devices are equal when type and
+    index are (``device("cpu") != device("cpu:0")``, and a device never equals a string), as in PyTorch.
+    """
+
+    __slots__ = ("_type", "_index")
+
+    def __init__(self, type: Any, index: int | None = None) -> None:  # noqa: A002 - PyTorch's name
+        if isinstance(type, device):
+            if index is not None:
+                raise ArgumentError(f"device: an index ({index}) cannot be given with a device ({type}); hint: "
+                                    f"device('{type.type}:{index}')")
+            self._type, self._index = type.type, type.index
+            return
+        if not isinstance(type, str):
+            raise ArgumentTypeError(
+                f"device: expected a device string such as 'cpu' or 'cuda:0' (or a device), got "
+                f"{builtins.type(type).__name__} {type!r}; hint: cr.device('cpu')"
+            )
+        match = _SPEC.fullmatch(type.strip())
+        if match is None or match.group(1) not in DEVICE_TYPES:
+            raise ArgumentError(
+                f"device: invalid device string {type!r}; expected one of {', '.join(DEVICE_TYPES)}, optionally "
+                f"followed by ':index' (e.g. 'cpu' or 'cuda:0')"
+            )
+        if match.group(2) is not None and index is not None:
+            raise ArgumentError(f"device: the string {type!r} already has an index; do not pass index={index} too")
+        self._type = match.group(1)
+        self._index = int(match.group(2)) if match.group(2) is not None else _check_index(index)
+
+    @property
+    def type(self) -> str:  # noqa: A003 - PyTorch's name
+        return self._type
+
+    @property
+    def index(self) -> int | None:
+        return self._index
+
+    def __str__(self) -> str:
+        return self._type if self._index is None else f"{self._type}:{self._index}"
+
+    def __repr__(self) -> str:
+        if self._index is None:
+            return f"device(type='{self._type}')"
+        return f"device(type='{self._type}', index={self._index})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, device):
+            return NotImplemented
+        return (self._type, self._index) == (other._type, other._index)
+
+    def __hash__(self) -> int:
+        return hash((self._type, self._index))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (device, (str(self),))
+
+
+def _check_index(index: Any) -> int | None:
+    if index is None:
+        return None
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ArgumentTypeError(f"device: argument 'index' must be an int or None, got {index!r}")
+    if index < 0:
+        raise ArgumentError(f"device: argument 'index' must be ≥ 0, got {index}")
+    return index
+
+
+CPU = device("cpu")
+
+
+def as_device(op: str, value: Any) -> device:
+    """A ``device=`` argument (a device, a string such as 'cpu' or 'cuda:0', or None for the CPU) as a device.
+
+    An int means a CUDA device index, as in PyTorch.
+    """
+    if value is None:
+        return CPU
+    if isinstance(value, device):
+        return value
+    if isinstance(value, str):
+        try:
+            return device(value)
+        except (ArgumentError, ArgumentTypeError) as e:
+            raise ArgumentError(f"{op}: {e}") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ArgumentError(f"{op}: a device index must be ≥ 0, got {value}; hint: device='cpu'")
+        return device("cuda", value)
+    raise ArgumentTypeError(
+        f"{op}: argument 'device' must be a device, a string such as 'cpu', or None, got {type(value).__name__} "
+        f"{value!r}; hint: device='cpu'"
+    )
+
+
+def check_available(op: str, value: Any) -> device:
+    """``value`` as a device that can hold tensors here (the CPU), or ``DeviceError`` saying why not."""
+    dev = as_device(op, value)
+    if dev.type == "cpu":
+        if dev.index not in (None, 0):
+            raise DeviceError(f"{op}: there is one CPU device, cpu (or cpu:0); got {dev}; hint: device='cpu'")
+        return dev
+    if dev.type == "cuda":
+        raise DeviceError(
+            f"{op}: no CUDA device is available (cr.cuda.is_available() is False), so nothing can be placed on "
+            f"{dev}; hint: pick the device with device = 'cuda' if cr.cuda.is_available() else 'cpu'"
+        )
+    raise DeviceError(f"{op}: the {dev.type} device is not available (chainrule computes on the CPU here); "
+                      f"hint: use device='cpu'")

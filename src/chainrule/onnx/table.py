@@ -1,0 +1,42 @@
+"""The one table of ONNX export: every chainrule op (``Function`` class) that runs in a forward pass, with its
+emitter; the layers exported whole; and the ops that have no ONNX form, each with the reason.
+
+``tests/onnx/test_table.py`` finds every ``Function`` subclass in chainrule and fails on one that is in neither
+``FUNCTIONS`` nor ``NOT_EXPORTED``: a new op says how it leaves as ONNX, or why it does not.
+"""
+
+from __future__ import annotations
+
+from chainrule.onnx import emit_indexing, emit_layers, emit_ops, emit_rnn
+from chainrule.ops import conv, loss, pool, recurrent, shape, sparse
+
+__all__ = ["FUNCTIONS", "MODULES", "NOT_EXPORTED"]
+
+FUNCTIONS = {**emit_ops.EMITTERS, **emit_layers.EMITTERS, **emit_indexing.EMITTERS}
+
+MODULES = {**emit_layers.MODULE_EMITTERS, **emit_rnn.MODULE_EMITTERS}
+
+_BACKWARD = "an op of the backward pass, which an inference graph does not hold"
+_LOSS = "a loss: export the model, and compute the loss outside the graph"
+_RECURRENT = ("a recurrent step or time loop: export the layer that runs it (nn.RNN, nn.LSTM, nn.GRU or their "
+              "cells), which becomes ONNX's own RNN, LSTM or GRU op")
+
+NOT_EXPORTED: dict[type, str] = {
+    conv.WeightGrad: _BACKWARD,
+    pool.AvgPool2dBackward: _BACKWARD,
+    pool.MaxPool2dScatter: _BACKWARD,
+    pool.MaxPool2dGather: _BACKWARD,
+    shape.ScatterAdd: _BACKWARD,
+    sparse.EmbeddingScatter: _BACKWARD,
+    loss.CrossEntropyIndex: _LOSS,
+    loss.CrossEntropyProb: _LOSS,
+    loss.NLLLoss: _LOSS,
+    loss.BinaryCrossEntropy: _LOSS,
+    loss.BinaryCrossEntropyWithLogits: _LOSS,
+    recurrent.RNNCell: _RECURRENT,
+    recurrent.LSTMCell: _RECURRENT,
+    recurrent.GRUCell: _RECURRENT,
+    recurrent.RNNSequence: _RECURRENT,
+    recurrent.LSTMSequence: _RECURRENT,
+    recurrent.GRUSequence: _RECURRENT,
+}
