@@ -83,7 +83,7 @@ class Conv2d(Function):
         rotated kernel, the forward op run on gO (``full_correlation_geometry``): an im2col of gO and one GEMM
         instead of a GEMM and col2im's read-modify-write passes (docs/conv.md, "Input")."""
         g, need = self.g, self.needs_input_grad
-        x, w = self.inputs[0].data, self.inputs[1].data
+        x, w = self.inputs[0]._data, self.inputs[1]._data
         full = full_correlation_geometry(g) if need[0] and g.f <= g.c else None
         gx = _correlate(go, rotated_transpose(w, g), None, full) if full else None
         scatter, gw = _adjoint_products(go, w, x, g, need[0] and full is None, need[1])
@@ -176,7 +176,7 @@ class ConvTranspose2d(Function):
 
     def fast_backward(self, gx: Any) -> tuple[Any, Any]:
         """The same two products on arrays: Conv2d's and WeightGrad's forwards, without their nodes."""
-        go, w = self.inputs[0].data, self.inputs[1].data
+        go, w = self.inputs[0]._data, self.inputs[1]._data
         need = self.needs_input_grad
         g_go = _correlate(gx, w, None, self.g) if need[0] else None
         gw = _adjoint_products(go, None, gx, self.g, False, True)[1] if need[1] else None
@@ -206,7 +206,7 @@ class WeightGrad(Function):
 
     def fast_backward(self, ggw: Any) -> tuple[Any, Any]:
         """The same two products on arrays: ConvTranspose2d's and Conv2d's forwards, without their nodes."""
-        x, go = self.inputs[0].data, self.inputs[1].data
+        x, go = self.inputs[0]._data, self.inputs[1]._data
         need = self.needs_input_grad
         gx = _adjoint_products(go, ggw, None, self.g, True, False)[0] if need[0] else None
         g_go = _correlate(x, ggw, None, self.g) if need[1] else None

@@ -291,7 +291,7 @@ class Abs(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = |x|: ∂y/∂x = sign(x) (0 at x = 0, as PyTorch), so gx = gy·sign(x)."""
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         return gy * Tensor(_xp(x).sign(x))
 
 
@@ -396,7 +396,7 @@ class Clip(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = min(max(x, lo), hi): gx = gy where lo ≤ x ≤ hi (bounds included, as PyTorch), else 0."""
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         inside = _xp(x).ones(x.shape, dtype=bool)
         if self.low is not None:
             inside &= x >= self.low

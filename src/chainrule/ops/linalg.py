@@ -133,7 +133,7 @@ class Linear(Function):
     def fast_backward(self, gq: Any) -> tuple[Any, ...]:
         """``_linear_grads`` on the arrays: it skips the Tensor ops' checks and graph bookkeeping, which cost as
         much as the three small GEMMs themselves."""
-        grads = _linear_grads(gq, self.inputs[0].data, self.inputs[1].data, self._needs())
+        grads = _linear_grads(gq, self.inputs[0]._data, self.inputs[1]._data, self._needs())
         return grads if len(self.inputs) == 3 else grads[:2]
 
     def _needs(self) -> tuple[bool, bool, bool]:

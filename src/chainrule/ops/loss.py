@@ -245,7 +245,7 @@ class CrossEntropyIndex(_ClassLoss):
 
     def fast_backward(self, gy: Any) -> Any:
         """The same on arrays, with the p that forward saved."""
-        q, big_q = self.target(self.inputs[0].data)
+        q, big_q = self.target(self.inputs[0]._data)
         return self.per_element(gy) * (self.p * big_q - q)
 
 
@@ -296,7 +296,7 @@ class CrossEntropyProb(_ClassLoss):
 
     def fast_backward(self, gy: Any) -> tuple[Any, Any]:
         """The same on arrays, with the p and log p that forward saved."""
-        x, t = self.inputs[0].data, self.inputs[1].data
+        x, t = self.inputs[0]._data, self.inputs[1]._data
         r = self.per_element(gy)
         w = self.class_weight(x.ndim, x)
         gx = gt = None

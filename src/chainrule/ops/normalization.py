@@ -138,8 +138,8 @@ class BatchNorm(Function):
 
     def fast_backward(self, gy: Any) -> tuple[Any, ...]:
         """The same three gradients on arrays, from x and the μ and r that forward saved."""
-        x = self.inputs[0].data
-        weight, _ = self._params(tuple(p.data for p in self.inputs[1:]))
+        x = self.inputs[0]._data
+        weight, _ = self._params(tuple(p._data for p in self.inputs[1:]))
         route = _compiled_backward if compiled.available(x, gy) else _batch_norm_grads
         gx, gw, gb = route(gy, x, self.mean, self.rstd, weight)
         return (gx,) + ((gw,) if self.has_weight else ()) + ((gb,) if self.has_bias else ())

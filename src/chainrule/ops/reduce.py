@@ -109,7 +109,7 @@ class _Extremum(_Reduction):
         With k tied extremes each gets gy/k (PyTorch's amax/amin convention), so the gradient still sums
         to gy. The mask is a constant: routing has no second derivative.
         """
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         y = self.output().data
         y_kept = y if self.keepdim else y.reshape(tuple(1 if i in self.dims else n for i, n in enumerate(x.shape)))
         hits = x == y_kept

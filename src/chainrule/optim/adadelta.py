@@ -48,7 +48,7 @@ class Adadelta(Optimizer):
             raise ArgumentError(f"{where}: rho must be in [0, 1], got {options['rho']}; hint: {_MEANING['rho']}")
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        x = p.data
+        x = p._data
         xp = backend.get_array_module(x)
         lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
         if "step" not in state:

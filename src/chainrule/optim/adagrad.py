@@ -59,12 +59,12 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if "step" not in state:
             state["step"] = 0
-            xp = backend.get_array_module(p.data)
-            state["sum"] = xp.full_like(p.data, group["initial_accumulator_value"])
+            xp = backend.get_array_module(p._data)
+            state["sum"] = xp.full_like(p._data, group["initial_accumulator_value"])
         return state
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        x = p.data
+        x = p._data
         xp = backend.get_array_module(x)
         state = self._init_state(p, group)
         state["step"] += 1

@@ -67,7 +67,7 @@ class Adam(Optimizer):
         _check_betas(where, options["betas"])
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        x = p.data
+        x = p._data
         xp = backend.get_array_module(x)
         lr, weight_decay, eps = group["lr"], group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]

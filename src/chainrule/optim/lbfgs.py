@@ -78,7 +78,7 @@ class LBFGS(Optimizer):
     def _flat_grad(self) -> Any:
         parts = []
         for p in self._params:
-            g = p.grad.data if p.grad is not None else backend.get_array_module(p.data).zeros_like(p.data)
+            g = p.grad.data if p.grad is not None else backend.get_array_module(p._data).zeros_like(p._data)
             parts.append(g.reshape(-1))
         return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -86,19 +86,19 @@ class LBFGS(Optimizer):
         """x ← x + t·d, parameter by parameter, in place."""
         offset = 0
         for p in self._params:
-            n = p.data.size
-            with unlocked("LBFGS.step", p.data):  # a graph may still hold p read-only: its version will tell it
-                p.data += p.data.dtype.type(t) * d[offset:offset + n].reshape(p.data.shape)
+            n = p._data.size
+            with unlocked("LBFGS.step", p._data):  # a graph may still hold p read-only: its version will tell it
+                p._data += p._data.dtype.type(t) * d[offset:offset + n].reshape(p._data.shape)
             p.bump_version()
             offset += n
 
     def _values(self) -> list[Any]:
-        return [p.data.copy() for p in self._params]
+        return [p._data.copy() for p in self._params]
 
     def _set(self, values: list[Any]) -> None:
         for p, v in zip(self._params, values):
-            with unlocked("LBFGS.step", p.data):
-                p.data[...] = v
+            with unlocked("LBFGS.step", p._data):
+                p._data[...] = v
             p.bump_version()
 
     def _evaluate(self, closure: Closure, x: list[Any], t: float, *, d: Any) -> tuple[float, Any]:

@@ -225,17 +225,17 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 grad = p.grad.data
-                if grad.shape != p.data.shape:
+                if grad.shape != p._data.shape:
                     raise ShapeError(
                         f"{type(self).__name__}.step: a parameter of shape {p.shape} has a gradient of shape "
                         f"{tuple(grad.shape)}"
                     )
-                if grad.dtype != p.data.dtype:
-                    grad = grad.astype(p.data.dtype)
-                if getattr(p.data.flags, "writeable", True):
+                if grad.dtype != p._data.dtype:
+                    grad = grad.astype(p._data.dtype)
+                if getattr(p._data.flags, "writeable", True):
                     self._update(p, grad, self.state[p], group)
                 else:  # a live graph saved p (read-only while it holds it): update anyway, the version tells it
-                    with unlocked(f"{type(self).__name__}.step", p.data):
+                    with unlocked(f"{type(self).__name__}.step", p._data):
                         self._update(p, grad, self.state[p], group)
                 p.bump_version()  # an in-place change: a graph still holding the old values will refuse them
         return loss
@@ -406,7 +406,7 @@ class Optimizer:
                 raise TypeError(f"expected a numeric array, got {_type_name(value)}")
         if tuple(value.shape) != p.shape:
             raise ValueError(f"shape {tuple(value.shape)} in the loaded state dict, the parameter has shape {p.shape}")
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p._data)
         if xp is np:
             return np.array(backend.to_numpy(value), dtype=p.dtype, copy=True)
         return xp.array(value, dtype=p.dtype)

@@ -52,7 +52,7 @@ class RMSprop(Optimizer):
         check_nonnegative(where, options, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        x = p.data
+        x = p._data
         xp = backend.get_array_module(x)
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         weight_decay, momentum = group["weight_decay"], group["momentum"]

@@ -71,7 +71,7 @@ class SGD(Optimizer):
             )
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        x = p.data
+        x = p._data
         weight_decay, momentum, lr = group["weight_decay"], group["momentum"], group["lr"]
         g = -grad if group["maximize"] else grad
         if weight_decay != 0:
