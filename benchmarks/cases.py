@@ -5,6 +5,9 @@ backward, or one training step, or one training epoch) and ``results()`` (the ou
 step as NumPy arrays, for the smoke check against PyTorch). The code of a runner is shared by both frameworks
 through a small adapter (``Framework``), so both sides do exactly the same work on the same arrays.
 
+The points of the scaling table (the same work at growing sizes) are rows too, of kind "scaling", built by the
+same builders; ``SCALING_GROUPS`` groups them and ``select`` expands a group's name for ``--only``.
+
 Inputs come from ``numpy.random.default_rng(seed)`` in every process, so they are identical; the initial
 weights of the layer rows are drawn the same way, and those of the models (RNN, LSTM, GRU, LeNet-5, CompactCNN)
 are PyTorch's own initialisation, saved by the PyTorch side (``torch_state``) and loaded into the chainrule
@@ -161,7 +164,7 @@ def normalize_images(images: np.ndarray) -> np.ndarray:
 class Row:
     key: str  # the name for --only
     title: str  # the table's label
-    kind: str  # "layer", "e2e" or "memory"
+    kind: str  # "layer", "e2e", "memory" or "scaling" (a point of the scaling table, see SCALING_GROUPS)
     target: float | None  # the target ratio (chainrule ÷ PyTorch)
     sizes: dict[str, dict[str, Any]]  # per scale
     build: Callable[..., Any] | None = None  # build(fw, size, state, seed) -> runner
@@ -172,6 +175,9 @@ class Row:
     unit: str = ""  # what ``units`` counts (e.g. "node")
     rounds: int = 15  # default timing rounds (full scale)
     extra: dict[str, Any] = field(default_factory=dict)
+    # a second target: chainrule's GFLOP/s at least this share of chainrule's own 1024³ float32 GEMM (the
+    # machine's reachable limit for the library); "Met" then needs both the ratio and the share
+    min_gemm_share: float | None = None
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -303,6 +309,10 @@ def recurrent_state(s: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
 
     torch.manual_seed(seed)
     return torch_state_numpy(_recurrent_module(torch.nn, s))
+
+
+def build_recurrent(fw: Framework, s: dict[str, Any], state: dict[str, np.ndarray], seed: int) -> RecurrentRunner:
+    return RecurrentRunner(fw, s, state, seed)
 
 
 class RecurrentRunner:
@@ -581,54 +591,177 @@ def _same(full: dict[str, Any], smoke: dict[str, Any], quick: dict[str, Any] | N
 
 
 ROWS: list[Row] = [
-    Row("conv1", "conv 6←1 5×5 pad 2, 128×1×28×28 (no dX)", "layer", 2.0,
+    Row("conv1", "conv 6←1 5×5 pad 2, 128×1×28×28 (no dX)", "layer", 1.5,
         _same(_CONV1, {**_CONV1, "x": (2, 1, 8, 8), "f": 3}), build_conv, flops=conv_flops,
         flops_note="2·N·F·C·KH·KW·OH·OW forward + 1× for dW (the input needs no gradient)"),
-    Row("conv2", "conv 16←6 5×5, 128×6×14×14", "layer", 2.0,
+    Row("conv2", "conv 16←6 5×5, 128×6×14×14", "layer", 1.5,
         _same(_CONV2, {**_CONV2, "x": (2, 3, 7, 7), "f": 4}), build_conv, flops=conv_flops,
         flops_note="forward + 2× for dX and dW"),
-    Row("conv3", "conv 3×3 64←64 pad 1, 64×64×32×32", "layer", 2.0,
+    Row("conv3", "conv 3×3 64←64 pad 1, 64×64×32×32", "layer", 1.3,
         _same(_CONV3, {**_CONV3, "x": (2, 4, 6, 6), "f": 4}), build_conv, flops=conv_flops, rounds=9,
-        flops_note="forward + 2× for dX and dW"),
+        flops_note="forward + 2× for dX and dW", min_gemm_share=0.5),
     Row("pool_lenet", "max-pool 2×2, 128×6×28×28", "layer", 1.0,
         _same({"x": (128, 6, 28, 28)}, {"x": (2, 3, 8, 8)}), build_pool),
-    Row("pool_large", "max-pool 2×2, 64×64×32×32", "layer", 1.3,
+    Row("pool_large", "max-pool 2×2, 64×64×32×32", "layer", 1.0,
         _same({"x": (64, 64, 32, 32)}, {"x": (2, 3, 8, 8)}), build_pool),
     Row("linear", "linear 128×400→120", "layer", 1.0,
         _same({"n": 128, "in": 400, "out": 120}, {"n": 4, "in": 10, "out": 6}), build_linear, flops=linear_flops,
         flops_note="forward 2·N·In·Out + 2× for dX and dW"),
     Row("rnn", "tanh RNN 128→256, 50 steps, batch 32", "layer", 1.0,
         _same(_RNN, {**_RNN, "input": 6, "hidden": 8, "steps": 5, "batch": 3}),
-        lambda fw, s, state, seed: RecurrentRunner(fw, s, state, seed), recurrent_state, recurrent_flops,
+        build_recurrent, recurrent_state, recurrent_flops,
         flops_note="GEMM FLOPs only (input and hidden projections), forward + 2× backward"),
     Row("lstm", "LSTM 128→256, 50 steps, batch 32", "layer", 1.3,
         _same(_LSTM, {**_LSTM, "input": 6, "hidden": 8, "steps": 5, "batch": 3}),
-        lambda fw, s, state, seed: RecurrentRunner(fw, s, state, seed), recurrent_state, recurrent_flops,
+        build_recurrent, recurrent_state, recurrent_flops,
         flops_note="GEMM FLOPs only (input and hidden projections), forward + 2× backward"),
     Row("gru", "GRU 128→256, 50 steps, batch 32", "layer", 1.3,
         _same(_GRU, {**_GRU, "input": 6, "hidden": 8, "steps": 5, "batch": 3}),
-        lambda fw, s, state, seed: RecurrentRunner(fw, s, state, seed), recurrent_state, recurrent_flops,
+        build_recurrent, recurrent_state, recurrent_flops,
         flops_note="GEMM FLOPs only (input and hidden projections), forward + 2× backward"),
     Row("node_overhead", "per graph node: 100 mul/add on 4×4 + sum, fwd+bwd (time per node)", "layer", None,
         _same(_CHAIN, {**_CHAIN, "ops": 10}), build_chain, units=chain_nodes, unit="node"),
-    Row("lenet_epoch", "LeNet-5 epoch, Fashion-MNIST, batch 128, SGD momentum", "e2e", 2.0,
+    Row("lenet_epoch", "LeNet-5 epoch, Fashion-MNIST, batch 128, SGD momentum", "e2e", 1.0,
         _same(_LENET, _LENET_SMOKE, _LENET_QUICK), build_lenet_epoch, model_state("lenet5"), lenet_epoch_flops,
         rounds=5, flops_note="convs' and linears' GEMM FLOPs, forward + backward, summed over the epoch"),
-    Row("compact_step", "CompactCNN training step, batch 128", "e2e", None,
+    Row("compact_step", "CompactCNN training step, batch 128", "e2e", 1.3,
         _same(_COMPACT, {"batch": 8, "channels": (4, 8), "dropout": 0.0}), build_compact_step,
         model_state("compact_cnn"), compact_flops, rounds=11,
         flops_note="convs' and linears' GEMM FLOPs, forward + backward"),
-    Row("lenet_memory", "LeNet-5 epoch: peak RSS increase", "memory", 1.5,
+    Row("lenet_memory", "LeNet-5 epoch: peak RSS increase", "memory", 1.0,
         _same(_LENET, _LENET_SMOKE, _LENET_QUICK), build_lenet_epoch, model_state("lenet5")),
 ]
 
-ROW_KEYS = [r.key for r in ROWS]
+# ----- the scaling table: the same work at growing sizes -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalingGroup:
+    """One group of the scaling table: one piece of work at growing sizes, smallest first. Each point is a Row of
+    kind "scaling", timed like every row; the group's *drift* is the ratio at its largest size ÷ the ratio at its
+    smallest. A point may sit in more than one group (the LSTM at 50 steps, hidden 256 is on both LSTM axes): it
+    is timed once."""
+
+    key: str  # the name for --only: every point of the group
+    title: str
+    fixed: str  # what stays the same across the group
+    points: tuple[tuple[str, str], ...]  # (row key, the size's label), smallest first
+
+
+SCALING_CONV_BATCH = 8  # small, so that the 128×128 point (29 GFLOP a step) stays affordable
+_RECURRENT_NOTE = "GEMM FLOPs only (input and hidden projections), forward + 2× backward"
+
+
+STEP_BATCHES = 8  # a LeNet step point cycles through this many batches: never the same batch over and over
+
+
+class StepRunner(TrainRunner):
+    """One training step per ``step()``, on the next of its batches in turn (training on one batch again and
+    again would drive its loss, and the gradients' magnitudes, far from a real epoch's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken = 0
+
+    def step(self) -> None:
+        idx = self.batches[self.taken % len(self.batches)]
+        self.taken += 1
+        self.losses = [self._train(idx)]
+
+
+def build_lenet_step(fw: Framework, s: dict[str, Any], state: Any, seed: int) -> StepRunner:
+    images, labels, batches, source = lenet_data(s, seed)
+    model = make_model(fw, "lenet5", s)
+    load_state(fw, model, state)
+    runner = StepRunner(fw, model, images, labels, batches, warmup_batches=s["warmup_batches"])
+    runner.source = source  # type: ignore[attr-defined]
+    return runner
+
+
+def lenet_step_flops(s: dict[str, Any]) -> float:
+    """Analytic GEMM FLOPs of one training step of one batch (convs and linears, forward + backward)."""
+    return _lenet_step_flops(s["batch"])
+
+
+def _lenet_step(batch: int, smoke: bool = False) -> dict[str, Any]:
+    """Training steps of the lenet_epoch row's model on its data: the first ``STEP_BATCHES`` batches' images,
+    shuffled with the row's seeded permutation."""
+    if smoke:
+        return {"batch": batch, "limit": 2 * batch, "epoch_images": None, "warmup_batches": 0,
+                "synthetic_if_missing": True}
+    return {"batch": batch, "limit": STEP_BATCHES * batch, "epoch_images": None, "warmup_batches": 1}
+
+
+def _lenet_point(batch: int, smoke_batch: int, rounds: int) -> Row:
+    return Row(f"scale_lenet_b{batch}", f"LeNet-5 training step, batch {batch}", "scaling", None,
+               _same(_lenet_step(batch), _lenet_step(smoke_batch, smoke=True)), build_lenet_step,
+               model_state("lenet5"), lenet_step_flops, rounds=rounds,
+               flops_note="convs' and linears' GEMM FLOPs, forward + backward")
+
+
+def _conv_point(side: int, smoke_side: int, rounds: int) -> Row:
+    spec = {**_CONV3, "x": (SCALING_CONV_BATCH, 64, side, side)}
+    smoke = {**_CONV3, "x": (2, 4, smoke_side, smoke_side), "f": 4}
+    return Row(f"scale_conv_{side}", f"conv 3×3 64←64 pad 1, {SCALING_CONV_BATCH}×64×{side}×{side}", "scaling", None,
+               _same(spec, smoke), build_conv, flops=conv_flops, rounds=rounds, flops_note="forward + 2× for dX and dW")
+
+
+def _lstm_point(steps: int, hidden: int, smoke: dict[str, int], rounds: int) -> Row:
+    spec = {**_LSTM, "steps": steps, "hidden": hidden}
+    return Row(f"scale_lstm_t{steps}_h{hidden}", f"LSTM 128→{hidden}, {steps} steps, batch 32", "scaling", None,
+               _same(spec, {**_LSTM, "input": 6, "batch": 3, **smoke}), build_recurrent, recurrent_state,
+               recurrent_flops, rounds=rounds, flops_note=_RECURRENT_NOTE)
+
+
+# fewer rounds for the big points (each block is one or two steps there, and the spread is small)
+SCALING: list[Row] = [
+    _lenet_point(32, 2, 11), _lenet_point(128, 4, 11), _lenet_point(512, 8, 9),
+    _conv_point(32, 4, 11), _conv_point(64, 6, 9), _conv_point(128, 8, 7),
+    _lstm_point(25, 256, {"steps": 2, "hidden": 8}, 11), _lstm_point(50, 256, {"steps": 3, "hidden": 8}, 11),
+    _lstm_point(200, 256, {"steps": 6, "hidden": 8}, 9),
+    _lstm_point(50, 128, {"steps": 3, "hidden": 4}, 11), _lstm_point(50, 512, {"steps": 3, "hidden": 12}, 9),
+]
+
+SCALING_GROUPS: tuple[ScalingGroup, ...] = (
+    ScalingGroup("scaling_lenet", "LeNet-5 training step (forward, backward, SGD momentum)",
+                 "the lenet_epoch row's model, optimizer and data (8 batches of it, one a step in turn)",
+                 (("scale_lenet_b32", "batch 32"), ("scale_lenet_b128", "batch 128"),
+                  ("scale_lenet_b512", "batch 512"))),
+    ScalingGroup("scaling_conv", "conv 3×3 64←64 pad 1, forward + backward (dX, dW, db)",
+                 f"batch {SCALING_CONV_BATCH}, the image side grows",
+                 (("scale_conv_32", "32×32"), ("scale_conv_64", "64×64"), ("scale_conv_128", "128×128"))),
+    ScalingGroup("scaling_lstm_steps", "LSTM 128→256, forward + backward: sequence length",
+                 "hidden 256, batch 32, the gradient of the input too",
+                 (("scale_lstm_t25_h256", "T 25"), ("scale_lstm_t50_h256", "T 50"),
+                  ("scale_lstm_t200_h256", "T 200"))),
+    ScalingGroup("scaling_lstm_hidden", "LSTM 128→H, forward + backward: hidden size",
+                 "50 steps, batch 32, the gradient of the input too",
+                 (("scale_lstm_t50_h128", "H 128"), ("scale_lstm_t50_h256", "H 256"),
+                  ("scale_lstm_t50_h512", "H 512"))),
+)
+
+MAIN_KEYS = [r.key for r in ROWS]
+SCALING_KEYS = [r.key for r in SCALING]
+ROW_KEYS = MAIN_KEYS + SCALING_KEYS  # every row a run times by default: the main table, then the scaling points
+GROUP_KEYS = ["scaling", *(g.key for g in SCALING_GROUPS)]  # names for --only that stand for several points
 
 
 def row(key: str) -> Row:
-    for r in ROWS:
+    for r in (*ROWS, *SCALING):
         if r.key == key:
             return r
-    raise KeyError(f"unknown row {key!r}; rows: {', '.join(ROW_KEYS)}")
+    raise KeyError(f"unknown row {key!r}; rows: {', '.join(MAIN_KEYS)}; scaling groups: {', '.join(GROUP_KEYS)}; "
+                   f"scaling points: {', '.join(SCALING_KEYS)}")
 
 
+def select(keys: list[str]) -> list[Row]:
+    """The rows named by ``keys`` (row keys, scaling point keys, or group keys: ``scaling`` is every point), in
+    the order given, each once; all rows when ``keys`` is empty. KeyError names an unknown key."""
+    chosen: list[Row] = []
+    for key in keys or ROW_KEYS:
+        if key == "scaling":
+            named = SCALING_KEYS
+        else:
+            named = next(([k for k, _ in g.points] for g in SCALING_GROUPS if g.key == key), [key])
+        chosen += [row(k) for k in named if k not in {r.key for r in chosen}]
+    return chosen

@@ -6,6 +6,7 @@
 - ``timing``: interleaved timed rounds, quiet-moment detection (other processes' load), medians.
 - ``memory``: the peak resident memory of the LeNet epoch, one fresh process per framework.
 - ``profiling``: cProfile of the chainrule side of rows.
+- ``scaling``: the scaling table's groups (points of the same work at growing sizes), their drift, the notes.
 - ``report``: results.md (Markdown) and results.json.
 - ``smoke``: every row once on tiny sizes, checked against PyTorch.
 - ``orchestrator``: one timed run, start to end; ``cli``: the options and the entry point.

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from benchmarks.suite.machine import BENCH_DIR
 
-DESCRIPTION = "chainrule against PyTorch (CPU) on the same work: one command, a table of ratios, Markdown and JSON."
+DESCRIPTION = ("chainrule against PyTorch (CPU) on the same work: one command, a table of ratios and a scaling table "
+               "(how the ratio moves with size), Markdown and JSON.")
 EPILOG = """examples:
-  python benchmarks/run.py                  # the full suite (about 6–9 minutes on 2 cores)
+  python benchmarks/run.py                  # the full suite (about 10–13 minutes on 2 cores)
   python benchmarks/run.py --quick          # fewer rounds, a LeNet epoch on a 5120-image subset
   python benchmarks/run.py --smoke          # every row once on tiny sizes, checked against PyTorch (~10 s)
   python benchmarks/run.py --only conv3,lstm --rounds 7 --out /tmp/bench
+  python benchmarks/run.py --only scaling --quick --out /tmp/bench   # the scaling table alone (~3 min)
   python benchmarks/run.py --profile        # also cProfile the chainrule side of rows that miss their target
 how it measures: benchmarks/README.md"""
 
@@ -36,10 +39,14 @@ def _number(kind: type, low: float, strict: bool = False) -> Any:
     return convert
 
 
-def _row_keys() -> list[str]:
+def _only_help() -> str:
+    """The keys --only takes, wrapped by hand (the help keeps its own line breaks, for the examples)."""
     from benchmarks import cases
 
-    return cases.ROW_KEYS
+    parts = ["comma-separated rows (default: all, the scaling table's points included): " + ", ".join(cases.MAIN_KEYS),
+             "the scaling table: scaling (every point) or a group: " + ", ".join(cases.GROUP_KEYS[1:]),
+             "or one point: " + ", ".join(cases.SCALING_KEYS)]
+    return "\n".join(textwrap.fill(part, 90) for part in parts)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,9 +54,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks" if module else None, description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawTextHelpFormatter)
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="fewer rounds, a LeNet epoch on 40 batches (~2 min)")
+    mode.add_argument("--quick", action="store_true", help="fewer rounds, a LeNet epoch on 40 batches (~6 min)")
     mode.add_argument("--smoke", action="store_true", help="every row once on tiny sizes, checked against PyTorch")
-    p.add_argument("--only", default="", help="comma-separated rows (default: all): " + ", ".join(_row_keys()))
+    p.add_argument("--only", default="", help=_only_help())
     p.add_argument("--rounds", type=_number(int, 0), default=0, help="timing rounds per row (default: per row, 3–15)")
     p.add_argument("--out", default=None, help="folder for results.md and results.json (default: benchmarks/)")
     p.add_argument("--threads", type=_number(int, 1), default=2, help="threads for both frameworks (default 2)")
@@ -78,11 +85,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def select_rows(only: str) -> list[Any]:
-    """The rows named by --only (all when empty), in the order given; KeyError names an unknown one."""
+    """The rows named by --only (all when empty; a scaling group stands for its points), in the order given, each
+    once; KeyError names an unknown one."""
     from benchmarks import cases
 
-    keys = [k.strip() for k in only.split(",") if k.strip()] or cases.ROW_KEYS
-    return [cases.row(k) for k in keys]
+    return cases.select([k.strip() for k in only.split(",") if k.strip()])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,7 +117,8 @@ def _profile_row(key: str, args: argparse.Namespace, worker: Worker, tmp: Path, 
         res["other_load"] = load.cores()
         res["timed_s_per_profiled_step"] = per_step
         if override:
-            res["note"] = f"{override['epoch_images'] // 128} batches of the epoch"
+            notes = [f"{override['epoch_images'] // 128} batches of the epoch", res.get("note")]
+            res["note"] = ", ".join(n for n in notes if n)
         if best is None or (res["other_load"] or 0) < (best.get("other_load") or 0):
             best = res
             if (res["other_load"] or 0) <= max(args.quiet, 0.25):

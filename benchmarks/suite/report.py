@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.suite import compile_time
 from benchmarks.suite.machine import ROOT
+from benchmarks.suite.scaling import one_liners
 
 # ----- numbers as the table shows them ----------------------------------------------------------------------------
 
@@ -29,8 +31,11 @@ def fmt_load(x: float | None) -> str:
     return "?" if x is None else f"{x:.2f}"
 
 
-def fmt_gflops(x: float | None) -> str:
-    return "–" if x is None else f"{x:.1f}"
+def fmt_gflops(x: float | None, share: float | None = None) -> str:
+    """GFLOP/s, with the share of the library's own GEMM reference in parentheses when it is known."""
+    if x is None:
+        return "–"
+    return f"{x:.1f}" if share is None else f"{x:.1f} ({share * 100:.0f} %)"
 
 
 def fmt_mib(kib: float) -> str:
@@ -58,11 +63,14 @@ def command_line(argv: list[str] | None = None) -> str:
 
 
 def markdown(rep: dict[str, Any]) -> str:
-    lines = _header(rep) + _table(rep["rows"]) + _rounds_note(rep)
-    for r in rep["rows"]:
+    main = [r for r in rep["rows"] if r["kind"] != "scaling"]  # the scaling points have a table of their own
+    lines = _header(rep) + _table(main) + _targets_note(main) + _rounds_note(rep)
+    for r in main:
         if r["kind"] == "memory" and "error" not in r:
             lines += _memory_section(r)
-    lines += _flops_section(rep) + _machine_section(rep) + _profiles_section(rep.get("profiles"))
+    lines += _compile_section(rep.get("compile_time"))
+    lines += _flops_section(rep) + _scaling_section(rep) + _machine_section(rep)
+    lines += _profiles_section(rep.get("profiles"))
     return "\n".join(lines) + "\n"
 
 
@@ -74,17 +82,30 @@ def _header(rep: dict[str, Any]) -> list[str]:
         "Ratio = chainrule time ÷ PyTorch time for the same work (lower is better; < 1 means chainrule is faster), "
         "the median over rounds of the per-round ratio, with the interquartile range (the range for fewer than 4 "
         "rounds). Times are the per-step medians; each step is forward + backward in float32 (end-to-end rows: "
-        "the training step / epoch including the SGD update).", "",
-        "| Row | chainrule | PyTorch | Ratio | IQR / range | Target | Met | GFLOP/s chainrule | GFLOP/s PyTorch "
-        "| Other load |",
-        "|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|",
+        "the training step / epoch including the SGD update).",
     ]
 
 
+def _target(r: dict[str, Any]) -> str:
+    parts = [] if r.get("target") is None else [f"≤ {r['target']:.1f}×"]
+    if r.get("min_gemm_share") is not None:
+        parts.append(f"≥ {r['min_gemm_share'] * 100:.0f} % of GEMM")
+    return ", ".join(parts) or "–"
+
+
+def _gflops_cells(r: dict[str, Any]) -> str:
+    return (f"{fmt_gflops(r['gflops_chainrule'], r.get('gemm_share_chainrule'))} | "
+            f"{fmt_gflops(r['gflops_torch'], r.get('gemm_share_torch'))}")
+
+
 def _table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = []
+    """The main table (none when a run timed only scaling points)."""
+    if not rows:
+        return []
+    lines = ["", "| Row | chainrule | PyTorch | Ratio | IQR / range | Target | Met | GFLOP/s chainrule "
+             "| GFLOP/s PyTorch | Other load |", "|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|"]
     for r in rows:
-        target = "–" if r.get("target") is None else f"≤ {r['target']:.1f}×"
+        target = _target(r)
         if "error" in r:
             lines.append(f"| {r['title']} | failed | | | | {target} | ✗ | | | |")
             continue
@@ -100,8 +121,23 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
             times = [fmt_time(r["chainrule_s"]), fmt_time(r["torch_s"])]
         lines.append(
             f"| {r['title']} | {times[0]} | {times[1]} | {r['ratio']:.2f}× | "
-            f"{r['ratio_q1']:.2f}–{r['ratio_q3']:.2f} | {target} | {met} | {fmt_gflops(r['gflops_chainrule'])} | "
-            f"{fmt_gflops(r['gflops_torch'])} | {fmt_load(r.get('foreign_load_cores'))} |")
+            f"{r['ratio_q1']:.2f}–{r['ratio_q3']:.2f} | {target} | {met} | {_gflops_cells(r)} | "
+            f"{fmt_load(r.get('foreign_load_cores'))} |")
+    return lines
+
+
+def _targets_note(rows: list[dict[str, Any]]) -> list[str]:
+    """What "Met" means for a row with a second target (a share of the GEMM limit), and what the shares are."""
+    lines = []
+    if any("gemm_share_chainrule" in r for r in rows):
+        lines += ["", "In parentheses after the GFLOP/s: the share of that library's own 1024³ float32 GEMM (the "
+                  "Reference line below), the speed the machine allows that library."]
+    both = [r for r in rows if r.get("min_gemm_share") is not None]
+    if both:
+        lines += ["", "*Met* of " + ", ".join(f"{r['key']} (≥ {r['min_gemm_share'] * 100:.0f} %)" for r in both)
+                  + " needs both targets: the ratio, and chainrule's GFLOP/s at least that share of chainrule's "
+                  "own GEMM reference (the cores' reachable limit, whatever PyTorch does); PyTorch's share of its "
+                  "own GEMM is shown beside it for comparison."]
     return lines
 
 
@@ -139,15 +175,88 @@ def _memory_section(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _compile_section(runs: dict[str, Any] | None) -> list[str]:
+    if not runs:
+        return []
+    if "error" in runs:
+        return [f"**Compiled kernels**: not measured ({runs['error']}).", ""]
+    return compile_time.markdown(runs)
+
+
 def _flops_section(rep: dict[str, Any]) -> list[str]:
-    lines = ["", "FLOPs are counted analytically: " + "; ".join(
-        f"{r['key']}: {r['flops_note']} = {r['flops'] / 1e9:.3g} GFLOP per timed step"
-        for r in rep["rows"] if r.get("flops")) + "."]
+    counted = [f"{r['key']}: {r['flops_note']} = {r['flops'] / 1e9:.3g} GFLOP per timed step"
+               for r in rep["rows"] if r.get("flops") and r["kind"] != "scaling"]
+    lines = ["", "FLOPs are counted analytically: " + "; ".join(counted) + "."] if counted else [""]
     gemm = rep.get("gemm_reference", {})
     if gemm:
         lines.append("Reference (the machine's reachable limit for each library): a 1024³ float32 GEMM reaches "
-                     + ", ".join(f"{v['gflops']:.0f} GFLOP/s in {k}" for k, v in gemm.items()) + ".")
+                     + ", ".join(f"{v['gflops']:.0f} GFLOP/s in {k}" for k, v in gemm.items())
+                     + _gemm_tries(gemm) + ".")
     return lines
+
+
+def _scaling_point(group_title: str, label: str, r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"| {group_title} | {label} | failed | | | | | | |"
+    return (f"| {group_title} | {label} | {fmt_time(r['chainrule_s'])} | {fmt_time(r['torch_s'])} | "
+            f"{r['ratio']:.2f}× | {r['ratio_q1']:.2f}–{r['ratio_q3']:.2f} | {_gflops_cells(r)} | "
+            f"{fmt_load(r.get('foreign_load_cores'))} |")
+
+
+def _drift(g: dict[str, Any], why: str) -> str:
+    d = g["drift"]
+    if d is None:
+        return f"| {g['title']} | {g['fixed']} | – | | {why} |"
+    return (f"| {g['title']} | {g['fixed']} | {d['drift']:.2f}× ({d['largest']} ÷ {d['smallest']}) | "
+            f"{d['drift_low']:.2f}–{d['drift_high']:.2f} | {why} |")
+
+
+def _scaling_section(rep: dict[str, Any]) -> list[str]:
+    """The scaling points by group, each group's drift with its one-line reason, the notes verbatim."""
+    scaling = rep.get("scaling") or {}
+    if not scaling.get("groups"):
+        return []
+    rows = {r["key"]: r for r in rep["rows"]}
+    notes = scaling.get("notes") or {}
+    why = one_liners(notes.get("text", ""))
+    lines = ["", "## Scaling: how cost grows with size", "",
+             "Each point is timed like a row of the main table: interleaved rounds, the median of the per-round "
+             "ratios with its interquartile range (the range for fewer than 4 rounds), GFLOP/s with the share of "
+             "the library's own 1024³ GEMM in parentheses. A point on two axes is timed once and shown in both "
+             "groups.", "",
+             "| Group | Size | chainrule | PyTorch | Ratio | IQR / range | GFLOP/s chainrule | GFLOP/s PyTorch "
+             "| Other load |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for g in scaling["groups"]:
+        lines += [_scaling_point(g["title"] if i == 0 else "", p["label"], rows[p["key"]])
+                  for i, p in enumerate(g["points"])]
+    lines += ["", "*Drift* = the ratio at the largest size ÷ the ratio at the smallest: above 1, chainrule falls "
+              "further behind as the work grows; below 1, it catches up. *Range*: the largest point's lower "
+              "quartile ÷ the smallest's upper, to the largest's upper ÷ the smallest's lower (a range that holds "
+              "1 is no clear drift).", "",
+              "| Group | Fixed | Drift | Range | Why (measured in the run the notes below name) |",
+              "|---|---|---:|---:|---|"]
+    lines += [_drift(g, why.get(g["key"], "–")) for g in scaling["groups"]]
+    flops = [f"{g['key']}: {rows[g['points'][0]['key']]['flops_note']}" for g in scaling["groups"]
+             if rows[g["points"][0]["key"]].get("flops_note")]
+    if flops:
+        lines += ["", "FLOPs are counted analytically, as for the main rows: " + "; ".join(flops) + "."]
+    if notes.get("text"):
+        lines += ["", f"### Why the ratios drift (written by hand after a run: `{notes['file']}`)", "",
+                  notes["text"].rstrip("\n")]
+    return lines
+
+
+def _gemm_tries(gemm: dict[str, Any]) -> str:
+    tries = [v["tries_gflops"] for v in gemm.values() if v.get("tries_gflops")]
+    if not tries:
+        return ""
+    busy = [k for k, v in gemm.items() if v.get("quiet") is False]
+    return (f" (the best of {len(tries[0])} tries, half at the start of the run and half at its end, each on a "
+            "quiet moment when one came and the best of 7 calls; all tries: "
+            + ", ".join(f"{k} " + "/".join(f"{g:.0f}" for g in v["tries_gflops"]) for k, v in gemm.items()) + ")"
+            + (f"; **{' and '.join(busy)}: no try was on a quiet moment, so the limit is underestimated and the "
+               "shares overestimated**" if busy else ""))
 
 
 def _pools(pools: Any, with_version: bool) -> str:

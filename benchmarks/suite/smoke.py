@@ -81,7 +81,8 @@ def smoke(args: argparse.Namespace, rows: list[Any]) -> int:
     fws = {name: cases.Framework(name) for name in ("torch", "chainrule")}
     print(f"imports {time.perf_counter() - started:.1f} s", flush=True)
     failures, report_rows = 0, []
-    print(f"{'row':<14} {'ok':<4} {'worst err/tol':>13} {'time':>7}  quantity", flush=True)
+    w = max(14, *(len(r.key) for r in rows))  # the key column, wide enough for the scaling points' keys
+    print(f"{'row':<{w}} {'ok':<4} {'worst err/tol':>13} {'time':>7}  quantity", flush=True)
     for r in rows:
         if r.kind == "memory":
             continue
@@ -89,13 +90,13 @@ def smoke(args: argparse.Namespace, rows: list[Any]) -> int:
         ok, worst, which = _check_row(r, fws, cases.SEED)
         failures += not ok
         report_rows.append({"key": r.key, "ok": ok, "worst_err_over_tol": worst, "quantity": which})
-        print(f"{r.key:<14} {'ok' if ok else 'FAIL':<4} {worst:13.3g} {time.perf_counter() - t0:6.2f}s  {which}",
+        print(f"{r.key:<{w}} {'ok' if ok else 'FAIL':<4} {worst:13.3g} {time.perf_counter() - t0:6.2f}s  {which}",
               flush=True)
     for name in ("torch", "chainrule") if mem_rows else ():
         ok, detail = _check_memory(name, mem_proc, fws["torch"])
         failures += not ok
         report_rows.append({"key": f"lenet_memory[{name}]", "ok": ok, "detail": detail})
-        print(f"{'memory/' + name[:7]:<14} {'ok' if ok else 'FAIL':<4} {'':>13} {'':>7}  {detail}", flush=True)
+        print(f"{'memory/' + name[:7]:<{w}} {'ok' if ok else 'FAIL':<4} {'':>13} {'':>7}  {detail}", flush=True)
     elapsed = time.perf_counter() - started
     verdict = "all rows ok" if not failures else f"{failures} row(s) FAILED"
     print(f"smoke: {verdict} in {elapsed:.1f} s (tolerance {SMOKE_ATOL} + {SMOKE_RTOL}·max|torch|)")

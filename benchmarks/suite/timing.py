@@ -107,7 +107,9 @@ def _time_round(i: int, workers: dict[str, Worker], reps: dict[str, int], args: 
 
 
 def time_row(r: Any, args: argparse.Namespace, workers: dict[str, Worker], tmp: Path, seed: int) -> dict[str, Any]:
-    """Warm the row up on both sides, time it in rounds until enough quiet ones are counted: the row's result."""
+    """Warm the row up on both sides, time it in rounds until enough quiet ones are counted: the row's result
+    (its GEMM shares, and the targets that need them, come once the run's GEMM reference is final:
+    ``apply_gemm``)."""
     size = r.sizes[args.scale]
     epoch = r.key == "lenet_epoch"
     pids = [w.proc.pid for w in workers.values()]
@@ -134,10 +136,27 @@ def time_row(r: Any, args: argparse.Namespace, workers: dict[str, Worker], tmp: 
     return summarize(r, size, samples, rounds, reps, source, row_load)
 
 
+def gemm_share(gflops: float | None, gemm: dict[str, Any] | None, framework: str) -> float | None:
+    """``gflops`` as a share of ``framework``'s own 1024³ GEMM (the run's reference); None when either is unknown."""
+    limit = (gemm or {}).get(framework, {}).get("gflops")
+    return gflops / limit if gflops is not None and limit else None
+
+
+def target_met(ratio: float, target: float | None, share: float | None, min_share: float | None) -> bool | None:
+    """Whether a row meets its targets: the ratio at most ``target`` and, for a row with a GEMM-share target,
+    chainrule's share of its GEMM limit at least ``min_share`` (an unknown share does not meet it). None when the
+    row has no target at all."""
+    if target is None and min_share is None:
+        return None
+    ratio_ok = target is None or ratio <= target
+    return ratio_ok and (min_share is None or (share is not None and share >= min_share))
+
+
 def summarize(r: Any, size: dict[str, Any], samples: list[dict[str, Any]], rounds: int, reps: dict[str, int],
-              data_source: str | None, row_load: ForeignLoad) -> dict[str, Any]:
+              data_source: str | None, row_load: ForeignLoad, gemm: dict[str, Any] | None = None) -> dict[str, Any]:
     """Medians over the quiet rounds (over all rounds, marked ``noisy``, when fewer than 3 were quiet); the other
-    processes' load is the median over those rounds, or over the whole row when no round could measure it."""
+    processes' load is the median over those rounds, or over the whole row when no round could measure it; each
+    side's GFLOP/s also as a share of its own library's GEMM reference (``gemm``) when there is one."""
     used = [s for s in samples if s["quiet"]]
     noisy = len(used) < min(3, rounds)
     if noisy:  # the machine never got quiet enough: use every round, and say so
@@ -163,5 +182,16 @@ def summarize(r: Any, size: dict[str, Any], samples: list[dict[str, Any]], round
         n = r.units(size)
         res.update({"unit": r.unit, "units_per_step": n, "chainrule_step_s": t_cr, "torch_step_s": t_pt,
                     "chainrule_s": t_cr / n, "torch_s": t_pt / n})
-    res["met"] = None if r.target is None else res["ratio"] <= r.target
+    if r.min_gemm_share is not None:
+        res["min_gemm_share"] = r.min_gemm_share
+    return apply_gemm(res, gemm)
+
+
+def apply_gemm(res: dict[str, Any], gemm: dict[str, Any] | None) -> dict[str, Any]:
+    """A timed row's GFLOP/s as shares of each library's GEMM reference (when there is one), and its "met"
+    from its targets: the ratio, and the share where the row has a GEMM-share target."""
+    if gemm:
+        res["gemm_share_chainrule"] = gemm_share(res["gflops_chainrule"], gemm, "chainrule")
+        res["gemm_share_torch"] = gemm_share(res["gflops_torch"], gemm, "torch")
+    res["met"] = target_met(res["ratio"], res["target"], res.get("gemm_share_chainrule"), res.get("min_gemm_share"))
     return res

@@ -133,15 +133,40 @@ class WorkerState:
         return {}
 
     def op_profile(self, msg: dict[str, Any]) -> dict[str, Any]:
-        """cProfile of ``reps`` steps of a freshly built runner, after a warm-up (see ``profiling``)."""
+        """cProfile of ``reps`` steps of a freshly built runner, after a warm-up (see ``profiling``).
+
+        cProfile sees only the thread that runs it: an op that splits its batch across chainrule's threads would
+        show as one wait on a lock. So the profiled steps run with chainrule's splitting off (its ops on the
+        calling thread, BLAS keeping its own threads), and the result says so."""
         from benchmarks.suite.profiling import profile_steps
 
         self.runner = None
         gc.collect()
-        runner = self.build(msg, msg.get("size_override"))
-        runner.warmup()
-        runner.step()
-        return profile_steps(runner.step, msg["reps"], msg["row"], Path(msg["out"]))
+        threads = self._threads_module()
+        split = threads.get_num_threads() if threads else 1
+        if split > 1:
+            threads.set_num_threads(1)
+        try:
+            runner = self.build(msg, msg.get("size_override"))
+            runner.warmup()
+            runner.step()
+            res = profile_steps(runner.step, msg["reps"], msg["row"], Path(msg["out"]))
+        finally:
+            if split > 1:
+                threads.set_num_threads(split)
+        if split > 1:
+            res["note"] = f"chainrule's batch splitting off (timed with up to {split} threads)"
+        return res
+
+    def _threads_module(self) -> Any:
+        """chainrule.threads on the chainrule side when it can split ops across threads, else None."""
+        if self.framework != "chainrule":
+            return None
+        try:
+            import chainrule.threads as threads
+        except ImportError:
+            return None
+        return threads if hasattr(threads, "set_num_threads") and hasattr(threads, "get_num_threads") else None
 
 
 def serve(framework: str, threads: int) -> int:
