@@ -13,18 +13,25 @@ same equations on arrays and saves the gate activations. The gradient formulas a
 
 A layer's whole time loop is also one Function (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence``): forward
 runs the same steps on arrays; ``fast_backward`` runs BPTT on arrays with the same per-step formulas and then
-forms ∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} as one GEMM over all L·N rows, instead of one small GEMM per step and an
-accumulation per step. ``backward`` runs the same BPTT on Tensors: the steps recomputed by the reference, then
-each step's differentiable rule from the last step to the first.
+forms ∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} as one GEMM over the L·N rows (the first step's N rows apart), instead of
+one small GEMM per step and an accumulation per step. ``backward`` runs the same BPTT on Tensors: the steps
+recomputed by the reference, then each step's differentiable rule from the last step to the first. With Numba
+installed, the LSTM's and GRU's array routes run each step's gate arithmetic as compiled loops
+(``chainrule.compiled.recurrent``, held to the NumPy loops by ``tests/ops/test_recurrent_compiled.py``), and the
+time loops reuse their large arrays from one call to the next (``_Buffers``).
 
 Notation: G_h = ∂L/∂h', G_c = ∂L/∂c'; σ' = σ(1 − σ), tanh' = 1 − tanh²; [a | b] concatenates along the gate dim.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
-from chainrule import backend
+import numpy as np
+
+from chainrule import backend, compiled
 from chainrule.autograd.function import Function
 from chainrule.errors import ShapeError
 from chainrule.ops.activation import relu, sigmoid, sigmoid_array, tanh
@@ -106,7 +113,7 @@ class RNNCell(_Cell):
 
     def fast_backward(self, gh: Any) -> tuple[Any, ...]:
         mask = None if self.tanh_cell else self.positive.astype(gh.dtype)
-        h, w_hh = self.inputs[1].data, self.inputs[2].data
+        h, w_hh = self.inputs[1]._data, self.inputs[2]._data
         return self._result(_rnn_grads(gh, self.output().data, mask, h, w_hh, self.tanh_cell, self.has_bias))
 
 
@@ -171,7 +178,7 @@ class LSTMCell(_Cell):
         return self._result(_lstm_grads(gh, gc, i, f, g, o, c, tc, h, w_hh, _cat, self.has_bias))
 
     def fast_backward(self, gh: Any, gc: Any) -> tuple[Any, ...]:
-        h, c, w_hh = (x.data for x in self.inputs[1:4])
+        h, c, w_hh = (x._data for x in self.inputs[1:4])
         i, f, g, o, tc = self.saved
         return self._result(_lstm_grads(gh, gc, i, f, g, o, c, tc, h, w_hh, _concatenate, self.has_bias))
 
@@ -249,7 +256,7 @@ class GRUCell(_Cell):
         return self._result(_gru_grads(gh, *gates, h, w_hh, _cat, self.has_bias))
 
     def fast_backward(self, gh: Any) -> tuple[Any, ...]:
-        h, w_hh = self.inputs[1].data, self.inputs[2].data
+        h, w_hh = self.inputs[1]._data, self.inputs[2]._data
         return self._result(_gru_grads(gh, *self.saved, h, w_hh, _concatenate, self.has_bias))
 
 
@@ -294,6 +301,46 @@ def gru_cell(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor
 # ----- whole sequences ------------------------------------------------------------------------------------
 
 
+class _Buffers:
+    """The time loops' large NumPy arrays (outputs, saved gates, gradients), reused from one call to the next. A
+    fresh allocation of megabytes comes from the OS page by page, zero-filled on first touch: about 3000 page
+    faults and 20 % of an LSTM layer's training step at the benchmark's size. An array is handed out again only
+    when nothing else refers to it (no array, view or Tensor anywhere: CPython's reference count), so values a
+    caller keeps stay as they were. At most ``limit`` arrays are kept, the most recent; the others are left to
+    the garbage collector."""
+
+    def __init__(self, limit: int = 24) -> None:
+        self.limit = limit
+        self.arrays: list[np.ndarray] = []
+        self.lock = threading.Lock()
+        # The count of an array that only the list refers to, measured with the very code that reads it later:
+        # what a reference count includes (the loop variable, the call's argument) depends on the interpreter.
+        self.unused = self._counts([np.empty(0)])[0]
+
+    @staticmethod
+    def _counts(arrays: list[np.ndarray]) -> list[int]:
+        return [sys.getrefcount(a) for a in arrays]
+
+    def take(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """An unused array of this shape and dtype (holding old values), else a new uninitialised one."""
+        with self.lock:
+            for a, count in zip(self.arrays, self._counts(self.arrays)):
+                if count == self.unused and a.shape == shape and a.dtype == dtype:
+                    a.flags.writeable = True  # a graph may have held it read-only while it was saved
+                    return a
+            a = np.empty(shape, dtype=dtype)
+            self.arrays = [*self.arrays[1 - self.limit:], a]
+            return a
+
+
+_buffers = _Buffers()
+
+
+def _new_array(xp: Any) -> Any:
+    """``empty(shape, dtype)`` for a time loop's large arrays: ``_buffers.take`` for NumPy's."""
+    return _buffers.take if xp is np else xp.empty
+
+
 class _Sequence(_Cell):
     """A layer's time loop as one Function. Inputs (xw (L, N, G·H), initial state(s) (N, H), W_hh, [b_hh]),
     outputs (out (L, N, H) in time order, final state(s)); ``reverse`` runs the steps from t = L − 1 down to 0.
@@ -314,19 +361,27 @@ class _Sequence(_Cell):
         """The time steps in the order the forward pass runs them."""
         return range(length - 1, -1, -1) if self.reverse else range(length)
 
-    def previous(self, seq: Any, first: Any) -> Any:
-        """seq (L, N, H) of per-step values in time order → the value each step started from (first at the start)."""
-        prev = backend.get_array_module(seq).empty_like(seq)
-        if self.reverse:
-            prev[:-1], prev[-1] = seq[1:], first
-        else:
-            prev[1:], prev[0] = seq[:-1], first
-        return prev
+    def before(self, seq: Any, first: Any, t: int) -> Any:
+        """The value step t started from: ``first`` at the first step, else seq's entry of the step before."""
+        if t == (len(seq) - 1 if self.reverse else 0):
+            return first
+        return seq[t + 1] if self.reverse else seq[t - 1]
 
     def weight_grads(self, da: Any, h_prev: Any) -> tuple[Any, Any]:
         """∂L/∂W_hh = Σ_t da_tᵀ·h_{t−1} and ∂L/∂b_hh = Σ_t Σ_rows da_t, each over all L·N rows at once (arrays or
         Tensors)."""
         return _weight_grads(da.reshape(-1, da.shape[-1]), h_prev.reshape(-1, h_prev.shape[-1]), self.has_bias)
+
+    def shifted_weight_grads(self, da: Any, hs: Any, first: Any) -> tuple[Any, Any]:
+        """``weight_grads`` on arrays from the hidden states hs (L, N, H) and the initial state, without building
+        h_{t−1} for every step (a copy of hs): one GEMM over the (L − 1)·N rows whose h_{t−1} is in hs, shifted by
+        one step, plus one over the N rows of the first step, whose h_{t−1} is the initial state."""
+        gates, size = da.shape[-1], hs.shape[-1]
+        start, body, body_h = (-1, da[:-1], hs[1:]) if self.reverse else (0, da[1:], hs[:-1])
+        gw = da[start].T @ first
+        if len(body):
+            gw += body.reshape(-1, gates).T @ body_h.reshape(-1, size)
+        return gw, (da.reshape(-1, gates).sum(0) if self.has_bias else None)
 
     def stacked_weight_grads(self, da: list[Tensor], h_prev: list[Tensor]) -> tuple[Tensor, Tensor | None]:
         """``weight_grads`` of per-step Tensors in time order."""
@@ -340,11 +395,11 @@ class RNNSequence(_Sequence):
 
     def forward(self, xw, h0, w_hh, b_hh=None):
         xp = backend.get_array_module(xw)
-        out = self.hs = xp.empty(xw.shape, dtype=xw.dtype)
-        h, w_t = h0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
+        out = self.hs = _new_array(xp)(xw.shape, xw.dtype)
+        h, a_t = h0, xp.empty(xw.shape[:0:-1], dtype=xw.dtype)
         for t in self.steps(xw.shape[0]):
-            a = xp.matmul(h, w_t, out=out[t])
-            a += xw[t]
+            xp.matmul(w_hh, h.T, out=a_t)  # h·W_hhᵀ as (W_hh·hᵀ)ᵀ: BLAS's faster layout for a small batch
+            a = xp.add(a_t.T, xw[t], out=out[t])
             if b_hh is not None:
                 a += b_hh
             h = _rnn_activate(a, self.tanh_cell)
@@ -353,16 +408,16 @@ class RNNSequence(_Sequence):
     def fast_backward(self, g_out, g_hn):
         """BPTT with ``_rnn_grads``'s formulas: G_h = g_out[t] + ∂L/∂h_t from step t + 1, da_t = G_h ⊙ act'(a_t),
         and ∂L/∂h_{t−1} = da_t·W_hh; then ∂L/∂xw = da (L, N, H) and the weight gradients over all steps."""
-        h0, w_hh = self.inputs[1].data, self.inputs[2].data
-        out = self.hs
-        da = backend.get_array_module(out).empty_like(out)
+        h0, w_hh = self.inputs[1]._data, self.inputs[2]._data
+        out, xp = self.hs, backend.get_array_module(self.hs)
+        da, w_t = _new_array(xp)(out.shape, out.dtype), xp.ascontiguousarray(w_hh.T)
         gh = g_hn
         for t in reversed(self.steps(out.shape[0])):
             gh = gh + g_out[t]
             positive = None if self.tanh_cell else out[t] > 0  # relu' = [a > 0] = [h > 0]
             da[t] = _rnn_gate_grads(gh, out[t], positive, self.tanh_cell)
-            gh = da[t] @ w_hh
-        return self._result((da, gh, *self.weight_grads(da, self.previous(out, h0))))
+            gh = (w_t @ da[t].T).T  # da·W_hh as (W_hhᵀ·daᵀ)ᵀ: BLAS's faster layout for a small batch
+        return self._result((da, gh, *self.shifted_weight_grads(da, out, h0)))
 
     def backward(self, g_out, g_hn):
         """``fast_backward``'s BPTT on Tensors, over the steps recomputed by ``rnn_cell_reference``."""
@@ -382,33 +437,114 @@ class RNNSequence(_Sequence):
 
 
 class LSTMSequence(_Sequence):
+    """The LSTM's time loop. W_hhᵀ is laid out once for the L forward GEMMs h_{t−1}·W_hhᵀ; backward takes
+    ∂L/∂h_{t−1} = da_t·W_hh as (W_hhᵀ·da_tᵀ)ᵀ, which BLAS runs about 25 % faster for a batch much smaller than
+    the gate width. With the compiled kernels (``chainrule.compiled``) each step's gate arithmetic runs as
+    compiled passes: backward in one pass, forward around NumPy's exp and tanh on whole buffers (the reference's
+    arithmetic in its order: the same bits), or in float32 as one pass with the kernel's own tanh (within a few
+    1e-7 of the reference; ``compiled.recurrent.lstm_step_float32``)."""
+
+    gate_arrays = None  # (gates (L, N, 4H), tanh c (L, N, H)) when the compiled forward ran
+
     def forward(self, xw, h0, c0, w_hh, b_hh=None):
         xp = backend.get_array_module(xw)
-        length = xw.shape[0]
-        out, cs = xp.empty((2, length) + h0.shape, dtype=xw.dtype)
+        length, fast = xw.shape[0], _compiled_route(xw, h0, c0, w_hh, b_hh)
+        new = _new_array(xp)
+        out = self.hs = new((length,) + h0.shape, xw.dtype)
+        cs = self.cs = new((length,) + h0.shape, xw.dtype)
+        if fast:
+            h, c = self._compiled_forward(xw, h0, c0, w_hh, b_hh)
+            return out, h.copy(), c.copy()
         self.gates = [None] * length
         h, c, w_t = h0, c0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
         for t in self.steps(length):
             h, c, self.gates[t] = _lstm_step(_pre_activation(xw[t], h, w_hh, b_hh, w_t), c)
             out[t], cs[t] = h, c
-        self.hs, self.cs = out, cs
         return out, h.copy(), c.copy()  # copies: with L = 0 they would be the inputs themselves
+
+    def _compiled_forward(self, xw, h0, c0, w_hh, b_hh):
+        """``_lstm_step`` per step with the gate work compiled (``compiled.recurrent``); saves the gates
+        [i | f | g | o] as one (L, N, 4H) array and tanh c_t as one (L, N, H) array. Returns the last (h, c)."""
+        self.gate_arrays = _buffers.take(xw.shape, xw.dtype), _buffers.take(self.hs.shape, xw.dtype)
+        w_t = np.ascontiguousarray(w_hh.T)
+        if xw.dtype == np.float32:
+            return self._float32_steps(xw, h0, c0, w_t, np.zeros(xw.shape[-1], xw.dtype) if b_hh is None else b_hh)
+        return self._exact_steps(xw, h0, c0, w_t, b_hh)
+
+    def _float32_steps(self, xw, h0, c0, w_t, b_hh):
+        """Each step: the GEMM, then one compiled pass for all the rest, exp and tanh included."""
+        kernels = compiled.module("recurrent")
+        out, cs, (gates, tcs) = self.hs, self.cs, self.gate_arrays
+        a = np.empty(xw.shape[1:], dtype=xw.dtype)  # h·W_hhᵀ (N, 4H)
+        h, c = h0, c0
+        for t in self.steps(xw.shape[0]):
+            np.matmul(h, w_t, out=a)
+            kernels.lstm_step_float32(a, xw[t], b_hh, c, gates[t], cs[t], tcs[t], out[t])
+            h, c = out[t], cs[t]
+        return h, c
+
+    def _exact_steps(self, xw, h0, c0, w_t, b_hh):
+        """Each step: the GEMM, then the reference's arithmetic in two compiled passes around NumPy's exp and
+        tanh on whole buffers, and its last product: the reference's bits."""
+        kernels = compiled.module("recurrent")
+        out, cs, (gates, tcs) = self.hs, self.cs, self.gate_arrays
+        size, one = h0.shape[-1], xw.dtype.type(1)
+        a = np.empty(xw.shape[1:], dtype=xw.dtype)  # h·W_hhᵀ (N, 4H)
+        p = np.empty((4,) + h0.shape, dtype=xw.dtype)  # the pre-activations by gate block (see the kernel)
+        bias = xw[0, 0] if b_hh is None else b_hh  # any (4H,) array: the kernel ignores it without a bias
+        h, c = h0, c0
+        for t in self.steps(xw.shape[0]):
+            np.matmul(h, w_t, out=a)
+            kernels.lstm_preactivations(a, xw[t], bias, b_hh is not None, p)
+            with np.errstate(over="ignore"):  # e^−a overflows to inf for a < −88 (float32): σ = 1/(1 + inf) = 0
+                np.exp(p[:3], out=p[:3])
+            np.tanh(p[3], out=p[3])
+            kernels.lstm_cell_forward(p, c, one, gates[t], cs[t])
+            np.tanh(cs[t], out=tcs[t])
+            h, c = np.multiply(gates[t, :, 3 * size:], tcs[t], out=out[t]), cs[t]
+        return h, c
+
+    def _gates(self, t: int) -> tuple[Any, ...]:
+        """(i, f, g, o, tanh c_t) of step t, as either forward route saved them."""
+        if self.gate_arrays is None:
+            return self.gates[t]
+        gates, tcs = self.gate_arrays
+        return (*backend.get_array_module(gates).split(gates[t], 4, axis=-1), tcs[t])
 
     def fast_backward(self, g_out, g_hn, g_cn):
         """BPTT with ``_lstm_grads``'s formulas, step by step from the last: G_h = g_out[t] + ∂L/∂h_t from step
-        t + 1, the gate gradients da_t (N, 4H) and ∂L/∂c_{t−1}, then ∂L/∂h_{t−1} = da_t·W_hh."""
-        xw, h0, c0, w_hh = (x.data for x in self.inputs[:4])
+        t + 1, the gate gradients da_t (N, 4H) and ∂L/∂c_{t−1}, then ∂L/∂h_{t−1} = da_t·W_hh, computed as
+        (W_hhᵀ·da_tᵀ)ᵀ (the faster layout for BLAS; W_hhᵀ laid out once)."""
+        xw, h0, c0, w_hh = (x._data for x in self.inputs[:4])
         xp = backend.get_array_module(xw)
-        c_prev = self.previous(self.cs, c0)
-        da = xp.empty_like(xw)
-        gh, gc = g_hn, g_cn
-        for t in reversed(self.steps(xw.shape[0])):
-            gh = gh + g_out[t]
-            i, f, g, o, tc = self.gates[t]
-            parts, gc = _lstm_gate_grads(gh, gc, i, f, g, o, c_prev[t], tc)
-            xp.concatenate(parts, axis=-1, out=da[t])
-            gh = da[t] @ w_hh
-        return self._result((da, gh, gc, *self.weight_grads(da, self.previous(self.hs, h0))))
+        fast = self.gate_arrays is not None and _compiled_route(xw, g_out, g_hn, g_cn)
+        da, w_t = _new_array(xp)(xw.shape, xw.dtype), xp.ascontiguousarray(w_hh.T)
+        if fast:
+            gh, gc = self._compiled_backward(g_out, g_hn, g_cn, c0, w_t, da)
+        else:
+            gh, gc = g_hn, g_cn
+            for t in reversed(self.steps(xw.shape[0])):
+                gh = gh + g_out[t]
+                i, f, g, o, tc = self._gates(t)
+                parts, gc = _lstm_gate_grads(gh, gc, i, f, g, o, self.before(self.cs, c0, t), tc)
+                xp.concatenate(parts, axis=-1, out=da[t])
+                gh = (w_t @ da[t].T).T
+        return self._result((da, gh, gc, *self.shifted_weight_grads(da, self.hs, h0)))
+
+    def _compiled_backward(self, g_out, g_hn, g_cn, c0, w_t, da):
+        """The loop of ``fast_backward`` with each step's gate gradients in one compiled pass; returns
+        (∂L/∂h_0, ∂L/∂c_0)."""
+        kernels = compiled.module("recurrent")
+        gates, tcs = self.gate_arrays
+        one = da.dtype.type(1)
+        gc = np.array(g_cn, dtype=da.dtype)  # ∂L/∂c, updated in place step by step
+        dh, dh_t = g_hn, np.empty(g_hn.shape[::-1], dtype=da.dtype)  # ∂L/∂h from the step after; its transpose
+        for t in reversed(self.steps(da.shape[0])):
+            kernels.lstm_cell_backward(g_out[t], dh, gc, gates[t], self.before(self.cs, c0, t), tcs[t], one, da[t])
+            np.matmul(w_t, da[t].T, out=dh_t)
+            # laid out as (N, H) for the kernel's contiguous rows: the copy costs less than a strided read there
+            dh = np.ascontiguousarray(dh_t.T)
+        return dh, gc
 
     def backward(self, g_out, g_hn, g_cn):
         """``fast_backward``'s BPTT on Tensors, over the steps recomputed by ``lstm_cell_reference``."""
@@ -431,9 +567,18 @@ class LSTMSequence(_Sequence):
 
 
 class GRUSequence(_Sequence):
+    """The GRU's time loop, laid out as ``LSTMSequence``'s: W_hhᵀ laid out once, ∂L/∂hw_t·W_hh taken as
+    (W_hhᵀ·∂L/∂hw_tᵀ)ᵀ, and with the compiled kernels the gate arithmetic of each step in compiled passes
+    around NumPy's exp and tanh: the reference's bits."""
+
+    gate_arrays = None  # (gates [r | z | n] (L, N, 3H), h_n (L, N, H)) when the compiled forward ran
+
     def forward(self, xw, h0, w_hh, b_hh=None):
         xp = backend.get_array_module(xw)
-        out = self.hs = xp.empty((xw.shape[0],) + h0.shape, dtype=xw.dtype)
+        fast = _compiled_route(xw, h0, w_hh, b_hh)
+        out = self.hs = _new_array(xp)((xw.shape[0],) + h0.shape, xw.dtype)
+        if fast:
+            return out, self._compiled_forward(xw, h0, w_hh, b_hh).copy()
         self.gates = [None] * xw.shape[0]
         h, w_t = h0, xp.ascontiguousarray(w_hh.T)  # W_hhᵀ laid out once for L GEMMs
         for t in self.steps(xw.shape[0]):
@@ -441,23 +586,71 @@ class GRUSequence(_Sequence):
             out[t] = h
         return out, h.copy()
 
+    def _compiled_forward(self, xw, h0, w_hh, b_hh):
+        """``_gru_step`` per step with the gate work in three compiled passes (``compiled.recurrent``); saves the
+        gates [r | z | n] as one (L, N, 3H) array and h_n as one (L, N, H) array. Returns the last h."""
+        kernels = compiled.module("recurrent")
+        out, one = self.hs, xw.dtype.type(1)
+        gates, hns = _buffers.take(xw.shape, xw.dtype), _buffers.take(out.shape, xw.dtype)
+        a = np.empty(xw.shape[1:], dtype=xw.dtype)  # h·W_hhᵀ (N, 3H)
+        p = np.empty((3,) + h0.shape, dtype=xw.dtype)  # the sigmoids' arguments, then n's (see the kernels)
+        bias = xw[0, 0] if b_hh is None else b_hh  # any (3H,) array: the kernel ignores it without a bias
+        h, w_t = h0, np.ascontiguousarray(w_hh.T)
+        for t in self.steps(xw.shape[0]):
+            np.matmul(h, w_t, out=a)
+            kernels.gru_preactivations(a, xw[t], bias, b_hh is not None, p, hns[t])
+            with np.errstate(over="ignore"):  # as in sigmoid_array: σ = 1/(1 + inf) = 0
+                np.exp(p[:2], out=p[:2])
+            kernels.gru_candidate(p, xw[t], hns[t], one, gates[t])
+            np.tanh(p[2], out=p[2])
+            kernels.gru_output(p, h, gates[t], out[t])
+            h = out[t]
+        self.gate_arrays = gates, hns
+        return h
+
+    def _gates(self, t: int) -> tuple[Any, ...]:
+        """(r, z, n, h_n) of step t, as either forward route saved them."""
+        if self.gate_arrays is None:
+            return self.gates[t]
+        gates, hns = self.gate_arrays
+        return (*backend.get_array_module(gates).split(gates[t], 3, axis=-1), hns[t])
+
     def fast_backward(self, g_out, g_hn):
         """BPTT with ``_gru_grads``'s formulas: G_h = g_out[t] + ∂L/∂h_t from step t + 1; ∂L/∂xw_t = [da_r | da_z
         | da_n], ∂L/∂hw_t = [da_r | da_z | da_n ⊙ r], ∂L/∂h_{t−1} = G_h ⊙ z + ∂L/∂hw_t·W_hh; the weight
         gradients over all steps are taken against ∂L/∂hw."""
-        xw, h0, w_hh = (x.data for x in self.inputs[:3])
+        xw, h0, w_hh = (x._data for x in self.inputs[:3])
         xp = backend.get_array_module(xw)
-        h_prev = self.previous(self.hs, h0)
-        g_xw, g_hw = xp.empty_like(xw), xp.empty_like(xw)
-        gh = g_hn
-        for t in reversed(self.steps(xw.shape[0])):
-            gh = gh + g_out[t]
-            r, z, n, hn = self.gates[t]
-            da_r, da_z, da_n = _gru_gate_grads(gh, r, z, n, hn, h_prev[t])
-            xp.concatenate([da_r, da_z, da_n], axis=-1, out=g_xw[t])
-            xp.concatenate([da_r, da_z, da_n * r], axis=-1, out=g_hw[t])
-            gh = gh * z + g_hw[t] @ w_hh
-        return self._result((g_xw, gh, *self.weight_grads(g_hw, h_prev)))
+        fast = self.gate_arrays is not None and _compiled_route(xw, g_out, g_hn)
+        new = _new_array(xp)
+        g_xw, g_hw, w_t = new(xw.shape, xw.dtype), new(xw.shape, xw.dtype), xp.ascontiguousarray(w_hh.T)
+        if fast:
+            gh = self._compiled_backward(g_out, g_hn, h0, w_t, g_xw, g_hw)
+        else:
+            gh = g_hn
+            for t in reversed(self.steps(xw.shape[0])):
+                gh = gh + g_out[t]
+                r, z, n, hn = self._gates(t)
+                da_r, da_z, da_n = _gru_gate_grads(gh, r, z, n, hn, self.before(self.hs, h0, t))
+                xp.concatenate([da_r, da_z, da_n], axis=-1, out=g_xw[t])
+                xp.concatenate([da_r, da_z, da_n * r], axis=-1, out=g_hw[t])
+                gh = gh * z + (w_t @ g_hw[t].T).T
+        return self._result((g_xw, gh, *self.shifted_weight_grads(g_hw, self.hs, h0)))
+
+    def _compiled_backward(self, g_out, g_hn, h0, w_t, g_xw, g_hw):
+        """The loop of ``fast_backward`` with each step's gate gradients in one compiled pass; returns ∂L/∂h_0."""
+        kernels = compiled.module("recurrent")
+        gates, hns = self.gate_arrays
+        one = g_xw.dtype.type(1)
+        gh_z, dh = np.empty((2,) + g_hn.shape, dtype=g_xw.dtype)  # G_h ⊙ z, then ∂L/∂h of the step before
+        dh_t = np.empty(g_hn.shape[::-1], dtype=g_xw.dtype)  # ∂L/∂hw_t·W_hh as its GEMM writes it (H, N)
+        np.copyto(dh, g_hn)
+        for t in reversed(self.steps(g_xw.shape[0])):
+            h_prev = self.before(self.hs, h0, t)
+            kernels.gru_cell_backward(g_out[t], dh, h_prev, gates[t], hns[t], one, g_xw[t], g_hw[t], gh_z)
+            np.matmul(w_t, g_hw[t].T, out=dh_t)
+            np.add(gh_z, dh_t.T, out=dh)
+        return dh
 
     def backward(self, g_out, g_hn):
         """``fast_backward``'s BPTT on Tensors, over the steps recomputed by ``gru_cell_reference``."""
@@ -476,6 +669,15 @@ class GRUSequence(_Sequence):
             g_xw[t], g_hw[t] = cat([da_r, da_z, da_n], -1), cat([da_r, da_z, da_n * r], -1)
             gh = gh * z + g_hw[t] @ w_hh
         return self._result((stack(g_xw), gh, *self.stacked_weight_grads(g_hw, h_prev)))
+
+
+def _compiled_route(*arrays: Any) -> bool:
+    """Whether the compiled kernels run on ``arrays`` (None skipped): NumPy arrays, all of one float dtype (mixed
+    dtypes take the reference, whose promotion rules the kernels' preallocated buffers would not follow)."""
+    present = [a for a in arrays if a is not None]
+    dtype = present[0].dtype
+    return (compiled.available(*present) and dtype in (np.float32, np.float64)
+            and all(a.dtype == dtype for a in present))
 
 
 def _cat(parts: list[Tensor]) -> Tensor:
