@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tensor",),
     ("autograd",),
     ("ops", "compiled", "creation"),
-    ("nn", "optim", "data", "io", "serialization"),
+    ("nn", "optim", "data", "io", "serialization", "distributed"),  # distributed imports tensor and ops only
     ("utils", "vision"),  # PyTorch's torch.utils.data and torchvision's paths, over data
     ("viz",),
     ("onnx",),  # export: traces a forward of nn modules and ops

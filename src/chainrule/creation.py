@@ -1,10 +1,12 @@
 """Making tensors: from data, filled with constants, ranges, and random numbers.
 
-Every factory takes ``device`` (PyTorch's keyword): None or "cpu" (or ``cr.device("cpu")``) where every tensor
-lives; "cuda" raises ``DeviceError``, as no CUDA device is available.
+Every factory takes ``device`` (PyTorch's keyword): None or "cpu" (or ``cr.device("cpu")``) for a NumPy array,
+"cuda" or "cuda:N" for an array of the device module (CuPy) on that GPU; "cuda" raises ``DeviceError`` where no
+CUDA device is available. The ``*_like`` factories default to their argument's device.
 
 Every random function takes ``generator``, a ``numpy.random.Generator``; without one it draws from
-chainrule's default generator, which ``cr.manual_seed(seed)`` resets. The same seed gives the same numbers.
+chainrule's default generator, which ``cr.manual_seed(seed)`` resets. The same seed gives the same numbers, on
+every device: the numbers are drawn on the host and copied to the device.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
-from chainrule.backend import get_array_module
-from chainrule.devices import check_available
+from chainrule import backend, dtypes
+from chainrule.devices import CPU, check_available, move
+from chainrule.devices import device as _device_type
 from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from chainrule.ops.operands import _is_int, as_dtype, as_tensor, check_int, check_number, check_size, describe
 from chainrule.tensor import Tensor, as_array
@@ -112,13 +114,13 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, *, device:
     ``data`` is a number, a rectangular nested list of numbers, an array or a Tensor; strings, None, objects
     and ragged lists are refused (DTypeError, ShapeError), as PyTorch refuses them.
     """
-    check_available("tensor", device)
+    dev = None if device is None else check_available("tensor", device)  # None: where data is (as PyTorch)
     dtype = None if dtype is None else as_dtype("tensor", dtype)
     source = data.data if isinstance(data, Tensor) else data
     array = _data_array(source, dtype)
     if array is source:  # an array of the right dtype came in: copy, so the tensor owns its memory
         array = array.copy()
-    return Tensor(array, requires_grad=requires_grad)
+    return Tensor(array if dev is None else move(array, dev), requires_grad=requires_grad)
 
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -132,7 +134,8 @@ def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     return Tensor(array, requires_grad=requires_grad)
 
 
-def _filled(op: str, shape: tuple[int, ...], fill: Any, dtype: np.dtype, requires_grad: bool, xp: Any = np) -> Tensor:
+def _filled(op: str, shape: tuple[int, ...], fill: Any, dtype: np.dtype, requires_grad: bool,
+            dev: _device_type = CPU) -> Tensor:
     if not isinstance(fill, (bool, np.bool_)):  # a bool fills as True/False, as in PyTorch
         value = check_number(op, "fill_value", fill, nan=True)
         if dtype.kind in "iu" and not (math.isfinite(value) and np.iinfo(dtype).min <= value <= np.iinfo(dtype).max):
@@ -140,41 +143,50 @@ def _filled(op: str, shape: tuple[int, ...], fill: Any, dtype: np.dtype, require
             raise ArgumentError(f"{op}: argument 'fill_value' {fill!r} does not fit in dtype {dtype}; hint: pass a "
                                 f"float dtype or a value in [{np.iinfo(dtype).min}, {np.iinfo(dtype).max}]")
     _allocatable(op, shape, dtype)
-    return Tensor(xp.full(shape, fill, dtype=dtype), requires_grad=requires_grad)
+    if dev.type == "cpu":
+        return Tensor(np.full(shape, fill, dtype=dtype), requires_grad=requires_grad)
+    xp = backend.device_module()
+    with xp.cuda.Device(dev.index):  # filled where it lives: no host buffer, no copy
+        return Tensor(xp.full(shape, fill, dtype=dtype), requires_grad=requires_grad)
+
+
+def _on(dev: _device_type, array: np.ndarray, requires_grad: bool) -> Tensor:
+    """A tensor of a host-made ``array`` on ``dev`` (copied there unless it is the CPU)."""
+    return Tensor(move(array, dev), requires_grad=requires_grad)
 
 
 def zeros(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
           device: Any = None) -> Tensor:
-    check_available("zeros", device)
-    return _filled("zeros", _size("zeros", size), 0, as_dtype("zeros", dtype), requires_grad)
+    dev = check_available("zeros", device)
+    return _filled("zeros", _size("zeros", size), 0, as_dtype("zeros", dtype), requires_grad, dev)
 
 
 def empty(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
           device: Any = None) -> Tensor:
     """A tensor of ``size``; its values are zeros (chainrule never hands out uninitialised memory)."""
-    check_available("empty", device)
-    return _filled("empty", _size("empty", size), 0, as_dtype("empty", dtype), requires_grad)
+    dev = check_available("empty", device)
+    return _filled("empty", _size("empty", size), 0, as_dtype("empty", dtype), requires_grad, dev)
 
 
 def ones(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
          device: Any = None) -> Tensor:
-    check_available("ones", device)
-    return _filled("ones", _size("ones", size), 1, as_dtype("ones", dtype), requires_grad)
+    dev = check_available("ones", device)
+    return _filled("ones", _size("ones", size), 1, as_dtype("ones", dtype), requires_grad, dev)
 
 
 def full(size: Sequence[int], fill_value: float, dtype: Any = dtypes.float32, requires_grad: bool = False,
          device: Any = None) -> Tensor:
-    check_available("full", device)
-    return _filled("full", _size("full", (size,)), fill_value, as_dtype("full", dtype), requires_grad)
+    dev = check_available("full", device)
+    return _filled("full", _size("full", (size,)), fill_value, as_dtype("full", dtype), requires_grad, dev)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = dtypes.float32, requires_grad: bool = False,
         device: Any = None) -> Tensor:
-    check_available("eye", device)
+    dev = check_available("eye", device)
     n = check_int("eye", "n", n, 0, hint="; hint: n is the number of rows")
     m = n if m is None else check_int("eye", "m", m, 0, hint="; hint: m is the number of columns")
     dtype = as_dtype("eye", dtype)
-    return Tensor(np.eye(*_allocatable("eye", (n, m), dtype), dtype=dtype), requires_grad=requires_grad)
+    return _on(dev, np.eye(*_allocatable("eye", (n, m), dtype), dtype=dtype), requires_grad)
 
 
 def arange(
@@ -185,7 +197,7 @@ def arange(
 
     As in PyTorch, ``step`` must be nonzero and point from start towards end, and the bounds finite.
     """
-    check_available("arange", device)
+    dev = check_available("arange", device)
     if end is None:
         start, end = 0, start
     for name, value in (("start", start), ("end", end), ("step", step)):
@@ -201,25 +213,25 @@ def arange(
         dtype = dtypes.int64 if all(_is_int(v) for v in (start, end, step)) else dtypes.float32
     dtype = as_dtype("arange", dtype)
     _allocatable("arange", (max(math.ceil((end - start) / step), 0),), dtype)
-    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
+    return _on(dev, np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = dtypes.float32, requires_grad: bool = False,
              device: Any = None) -> Tensor:
-    check_available("linspace", device)
+    dev = check_available("linspace", device)
     check_number("linspace", "start", start, nan=True)
     check_number("linspace", "end", end, nan=True)
     steps = check_int("linspace", "steps", steps, 0, hint="; hint: steps is the number of values")
     dtype = as_dtype("linspace", dtype)
     _allocatable("linspace", (steps,), dtype)
-    return Tensor(np.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
+    return _on(dev, np.linspace(start, end, steps, dtype=dtype), requires_grad)
 
 
 def _like(op: str, x: Any, fill: Any, dtype: Any, requires_grad: bool, device: Any = None) -> Tensor:
-    check_available(op, device)
-    array = as_tensor(op, x).data
-    dtype = array.dtype if dtype is None else as_dtype(op, dtype)
-    return _filled(op, array.shape, fill, dtype, requires_grad, get_array_module(array))
+    x = as_tensor(op, x)
+    dev = check_available(op, x.device if device is None else device)  # x's device unless told, as PyTorch
+    dtype = x.dtype if dtype is None else as_dtype(op, dtype)
+    return _filled(op, x.shape, fill, dtype, requires_grad, dev)
 
 
 def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -250,14 +262,14 @@ def _float_dtype(op: str, dtype: Any) -> np.dtype:
 
 def _random(op: str, size: tuple[Any, ...], generator: Any, dtype: Any, requires_grad: bool, normal: bool,
             device: Any = None) -> Tensor:
-    check_available(op, device)
+    dev = check_available(op, device)
     shape = _size(op, size)
     dtype = _float_dtype(op, dtype)
     rng = _generator(op, generator)
     _allocatable(op, shape, dtype)
     draw_dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)  # NumPy draws no float16
     array = rng.standard_normal(shape, dtype=draw_dtype) if normal else rng.random(shape, dtype=draw_dtype)
-    return Tensor(array.astype(dtype, copy=False), requires_grad=requires_grad)
+    return _on(dev, array.astype(dtype, copy=False), requires_grad)
 
 
 def randn(
@@ -287,7 +299,7 @@ def randint(
     device: Any = None,
 ) -> Tensor:
     """Integers uniform in [low, high)."""
-    check_available("randint", device)
+    dev = check_available("randint", device)
     low = check_int("randint", "low", low)
     high = check_int("randint", "high", high)
     if low >= high:
@@ -302,16 +314,18 @@ def randint(
         array = rng.integers(low, high, size=shape, dtype=draw_dtype)
     except ValueError as e:  # low or high outside the dtype's range
         raise ArgumentError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {dtype}: {e}") from e
-    return Tensor(array.astype(dtype, copy=False))
+    return _on(dev, array.astype(dtype, copy=False), False)
 
 
 def randn_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False,
               device: Any = None) -> Tensor:
     x = as_tensor("randn_like", x)
-    return _random("randn_like", (x.shape,), generator, x.dtype, requires_grad, normal=True, device=device)
+    return _random("randn_like", (x.shape,), generator, x.dtype, requires_grad, normal=True,
+                   device=x.device if device is None else device)
 
 
 def rand_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False,
               device: Any = None) -> Tensor:
     x = as_tensor("rand_like", x)
-    return _random("rand_like", (x.shape,), generator, x.dtype, requires_grad, normal=False, device=device)
+    return _random("rand_like", (x.shape,), generator, x.dtype, requires_grad, normal=False,
+                   device=x.device if device is None else device)

@@ -1,21 +1,24 @@
 """``chainrule.devices``: ``cr.device``, where a tensor's numbers live, with PyTorch's names (``cr.device("cpu")``).
 
-Every tensor lives on the CPU today: its array is a NumPy array. ``device("cuda")`` can be built and compared
-(so a program that writes ``device = cr.device("cuda" if cr.cuda.is_available() else "cpu")`` runs unchanged), but
-asking to put numbers on it raises ``DeviceError`` saying that no CUDA device is available and how to go on.
+A tensor on the CPU holds a NumPy array; one on "cuda:N" holds an array of the device module (CuPy, see
+``chainrule.backend``) on device N. ``device("cuda")`` can always be built and compared (so a program that writes
+``device = cr.device("cuda" if cr.cuda.is_available() else "cpu")`` runs unchanged); asking to put numbers on it
+without a device module or a GPU raises ``DeviceError`` saying so and how to go on.
 """
 
 from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Sequence
 from typing import Any
 
+from chainrule import backend
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
 
-__all__ = ["DeviceError", "as_device", "check_available", "device"]
+__all__ = ["DeviceError", "as_device", "check_available", "check_same_device", "device", "move"]
 
-#: The device types a device string may name (PyTorch's common ones); only "cpu" holds tensors here.
+#: The device types a device string may name (PyTorch's common ones); "cpu" and "cuda" can hold tensors.
 DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta")
 _SPEC = re.compile(r"([a-z]+)(?::(\d+))?")
 
@@ -123,16 +126,43 @@ def as_device(op: str, value: Any) -> device:
 
 
 def check_available(op: str, value: Any) -> device:
-    """``value`` as a device that can hold tensors here (the CPU), or ``DeviceError`` saying why not."""
+    """``value`` as a device that can hold tensors here, with its index filled in for CUDA (``'cuda'`` is the
+    current device, ``cuda:0`` unless changed), or ``DeviceError`` saying why not."""
     dev = as_device(op, value)
     if dev.type == "cpu":
         if dev.index not in (None, 0):
             raise DeviceError(f"{op}: there is one CPU device, cpu (or cpu:0); got {dev}; hint: device='cpu'")
-        return dev
+        return CPU
     if dev.type == "cuda":
-        raise DeviceError(
-            f"{op}: no CUDA device is available (cr.cuda.is_available() is False), so nothing can be placed on "
-            f"{dev}; hint: pick the device with device = 'cuda' if cr.cuda.is_available() else 'cpu'"
-        )
-    raise DeviceError(f"{op}: the {dev.type} device is not available (chainrule computes on the CPU here); "
+        count = backend.device_count()
+        if count == 0:
+            raise DeviceError(
+                f"{op}: no CUDA device is available (cr.cuda.is_available() is False), so nothing can be placed on "
+                f"{dev}; hint: pick the device with device = 'cuda' if cr.cuda.is_available() else 'cpu' (a GPU "
+                f"needs CuPy: pip install 'chainrule[gpu]')"
+            )
+        index = backend.current_device() if dev.index is None else dev.index
+        if index >= count:
+            raise DeviceError(f"{op}: there is no CUDA device {index}: this machine has {count} (cuda:0 to "
+                              f"cuda:{count - 1}); hint: pick an index below {count}")
+        return device("cuda", index)
+    raise DeviceError(f"{op}: the {dev.type} device is not available (chainrule computes on the CPU and CUDA); "
                       f"hint: use device='cpu'")
+
+
+def move(array: Any, dev: device) -> Any:
+    """``array`` on ``dev`` (a device from ``check_available``): the same array when it is there already, else
+    a copy on that device."""
+    return backend.to_device(array, None if dev.type == "cpu" else dev.index)
+
+
+def check_same_device(op: str, arrays: Sequence[Any]) -> None:
+    """Refuse (``DeviceError`` naming both devices) the arrays of one op when they live on different devices."""
+    first = backend.device_of(arrays[0])
+    for a in arrays[1:]:
+        where = backend.device_of(a)
+        if where != first:
+            raise DeviceError(
+                f"{op}: expected all tensors to be on the same device, but found at least two devices, {first} and "
+                f"{where}; hint: move them to one device first, e.g. other.to(x.device)"
+            )

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from chainrule.devices import as_device, check_available, device
+from chainrule.devices import as_device, check_available, device, move
 from chainrule.errors import ArgumentTypeError
 from chainrule.io.archive import CheckpointError
 from chainrule.io.archive import load as load_archive
@@ -66,14 +66,15 @@ def _save_path(obj: Any, path: str | os.PathLike[str]) -> None:
 
 def load(f: FileLike, map_location: Any = None, pickle_module: Any = None, *, weights_only: bool | None = True,
          mmap: bool | None = None, **pickle_load_args: Any) -> Any:
-    """Load what ``save`` wrote: numeric arrays come back as Tensors on the CPU, dicts, lists, tuples, numbers
-    and strings as themselves.
+    """Load what ``save`` wrote: numeric arrays come back as Tensors, dicts, lists, tuples, numbers and strings
+    as themselves. ``save`` stores host copies (a tensor saved from a GPU too), so tensors load onto the CPU
+    unless ``map_location`` says otherwise.
 
-    ``map_location`` as PyTorch's: None, "cpu", a device, a dict mapping saved locations ("cpu") to new ones, or
-    a callable ``fn(tensor, "cpu")`` returning the tensor to use; anything that would put a tensor on a device
-    other than the CPU raises ``DeviceError``. ``weights_only``, ``mmap`` and the pickle arguments are accepted;
-    nothing is ever unpickled. A file that is not a chainrule archive (a ``torch.save`` file, a plain pickle)
-    raises ``CheckpointError`` saying what it is.
+    ``map_location`` as PyTorch's: None or "cpu", a device ("cuda", "cuda:1", ...), a dict mapping the saved
+    location ("cpu") to a new one, or a callable ``fn(tensor, "cpu")`` returning the tensor to use; a device
+    that is not available raises ``DeviceError`` before the file is read. ``weights_only``, ``mmap`` and the
+    pickle arguments are accepted; nothing is ever unpickled. A file that is not a chainrule archive (a
+    ``torch.save`` file, a plain pickle) raises ``CheckpointError`` saying what it is.
     """
     if pickle_module is not None or pickle_load_args:
         raise ArgumentTypeError("load: chainrule never unpickles, so it takes no 'pickle_module' or pickle "
@@ -118,7 +119,10 @@ def _is_torch_zip(path: str) -> bool:
 
 
 def _relocation(map_location: Any) -> Callable[[Tensor], Tensor]:
-    """How each loaded tensor is placed: checked once, before the file is read."""
+    """How each loaded tensor is placed: checked once, before the file is read.
+
+    The archive stores host copies, so every tensor comes out of the file on the CPU, its saved location: a
+    dict maps "cpu" (keys naming other devices have nothing to map), a device moves every tensor there."""
     if map_location is None:
         return lambda t: t
     if callable(map_location) and not isinstance(map_location, device):
@@ -132,11 +136,14 @@ def _relocation(map_location: Any) -> Callable[[Tensor], Tensor]:
             return out
         return call
     if isinstance(map_location, Mapping):
-        target = map_location.get("cpu", "cpu")  # every tensor was saved from the CPU
-        check_available("load", target)
+        for key in map_location:
+            as_device("load", key)
+        target = check_available("load", map_location.get("cpu", "cpu"))
+    else:
+        target = check_available("load", as_device("load", map_location))
+    if target.type == "cpu":
         return lambda t: t
-    check_available("load", as_device("load", map_location))
-    return lambda t: t
+    return lambda t: Tensor(move(t.data, target))
 
 
 def _tensors(value: Any, relocate: Callable[[Tensor], Tensor]) -> Any:

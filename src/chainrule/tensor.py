@@ -9,16 +9,20 @@ module level.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from chainrule import backend, dtypes
 from chainrule.devices import CPU, DEVICE_TYPES, as_device, device
-from chainrule.errors import ArgumentTypeError, DTypeError
+from chainrule.errors import ArgumentTypeError, BackwardError, DTypeError
 
 Scalar = int | float | bool
+
+# Set once any leaf gets a post-accumulate-grad hook: until then backward skips the count those hooks need.
+post_accumulate_hooks_in_use = False
 
 
 def as_array(data: Any, dtype: Any = None) -> Any:
@@ -54,6 +58,7 @@ class Tensor:
 
     __slots__ = (
         "_data", "_version", "grad", "requires_grad", "creator", "generation", "output_index", "name", "__weakref__",
+        "_post_accumulate_grad_hooks",
     )
     __array_priority__ = 100  # ndarray <op> Tensor defers to Tensor's reflected operators
 
@@ -71,6 +76,7 @@ class Tensor:
         self.generation = 0
         self.output_index = 0
         self.name = name
+        self._post_accumulate_grad_hooks: dict[int, Callable[[Tensor], None]] | None = None
 
     # ----- the values, and their version ----------------------------------------------------------------
     @property
@@ -117,7 +123,8 @@ class Tensor:
 
     @property
     def device(self) -> device:
-        """Where the values live: ``device(type='cpu')`` for a NumPy array."""
+        """Where the values live: ``device(type='cpu')`` for a NumPy array, ``device(type='cuda', index=N)`` for an
+        array of the device module (CuPy) on GPU N."""
         where = backend.device_of(self._data)
         return CPU if where == "cpu" else device(where)
 
@@ -189,6 +196,8 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extra = ""
+        if backend.is_device_array(self._data):  # PyTorch's order: device, then dtype
+            extra += f", device='{self.device}'"
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extra += f", dtype={self.dtype}"
         if self.creator is not None:
@@ -212,12 +221,79 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Call ``hook(self)`` once per ``backward`` that reaches this leaf, after its ``.grad`` is final.
+
+        Final means: no Function still to run in that backward can send this leaf more gradient, so ``.grad``
+        holds every piece of this pass (data-parallel training starts averaging a gradient the moment it is
+        ready). Hooks run in the order they were registered; ``grad`` (``cr.autograd.grad``) does not call
+        them, as it accumulates nothing. Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if self.creator is not None:
+            raise BackwardError(
+                "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf "
+                "tensors; hint: register it on the leaf (a parameter or a tensor made with requires_grad=True)"
+            )
+        if not self.requires_grad:
+            raise BackwardError(
+                "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require "
+                "gradient; hint: call .requires_grad_() first"
+            )
+        if not callable(hook):
+            raise ArgumentTypeError(
+                f"register_post_accumulate_grad_hook: hook must be callable, got {type(hook).__name__}"
+            )
+        global post_accumulate_hooks_in_use
+        post_accumulate_hooks_in_use = True
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = {}
+        handle = RemovableHandle(self._post_accumulate_grad_hooks)
+        self._post_accumulate_grad_hooks[handle.id] = hook
+        return handle
+
+    def __getstate__(self) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """What ``copy.deepcopy`` copies: every attribute but the hooks (PyTorch does not copy them either; a hook
+        belongs to the object that registered it, such as a DistributedDataParallel wrapper)."""
+        slots = {}
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name not in ("__weakref__", "_post_accumulate_grad_hooks") and hasattr(self, name):
+                    slots[name] = getattr(self, name)
+        return getattr(self, "__dict__", None), slots
+
+    def __setstate__(self, state: tuple[dict[str, Any] | None, dict[str, Any]]) -> None:
+        attributes, slots = state
+        if attributes:
+            self.__dict__.update(attributes)
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
+        self._post_accumulate_grad_hooks = None
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the accumulated gradient (``grad = None``), or fill it with zeros if ``set_to_none=False``."""
         if set_to_none or self.grad is None:
             self.grad = None
         else:
             self.grad = Tensor(backend.get_array_module(self._data).zeros_like(self._data))
+
+
+class RemovableHandle:
+    """What a ``register_*_hook`` returns (``torch.utils.hooks.RemovableHandle``): ``remove()`` unregisters."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict[int, Any]) -> None:
+        self._hooks = hooks
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def parse_to(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[device | None, Any, bool]:

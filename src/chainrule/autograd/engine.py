@@ -16,6 +16,12 @@ One walk. ``walk`` is the loop, as a generator of one ``Visit`` per Function (it
 gradients); ``backward``, ``grad`` and the step-by-step views of ``chainrule.viz`` all consume it and differ only
 in where the gradients that reach the leaves go.
 
+Post-accumulate hooks. ``backward`` calls a leaf's ``register_post_accumulate_grad_hook`` hooks as soon as its
+``.grad`` is final: before the walk it counts, for each hooked leaf, the edges into it from the Functions the
+walk can run; each visited Function uncounts its edges, and at zero no Function left can send the leaf more, so
+the hooks fire (a leaf whose senders never ran, or a root, fires when the walk ends). ``queue_callback`` runs a
+callable once the current ``backward`` has finished (after every hook).
+
 No recursion anywhere: a chain of 100,000 operations backpropagates in a loop.
 """
 
@@ -28,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chainrule import backend
+from chainrule import tensor as tensor_module
 from chainrule.autograd.anomaly import check_sum, is_anomaly_enabled
 from chainrule.autograd.broadcast import add
 from chainrule.autograd.function import Function
@@ -36,6 +43,9 @@ from chainrule.errors import BackwardError, DTypeError, ShapeError
 from chainrule.tensor import Tensor, as_array
 
 TensorOrTensors = Tensor | Sequence[Tensor]
+
+# The callbacks queued during the backward running on this thread (a stack: a hook may run a nested backward).
+_callbacks = threading.local()
 
 # Held while a gradient is added into a leaf's .grad: threads that backpropagate into one shared leaf at the
 # same time would otherwise each read the old .grad and keep only their own sum (PyTorch locks here too).
@@ -52,8 +62,80 @@ def backward(
     roots = _as_list(tensors)
     grads = _root_grads("backward", roots, grad_tensors)
     deliver = _accumulate_into_leaves(grads, create_graph)
-    for _ in walk(roots, grads, deliver, retain_graph=_retain(retain_graph, create_graph), create_graph=create_graph):
-        pass
+    hooked = _hooked_leaves(roots) if tensor_module.post_accumulate_hooks_in_use else None
+    stack = _callbacks.__dict__.setdefault("stack", [])
+    stack.append([])
+    try:
+        if not hooked:
+            for _ in walk(roots, grads, deliver, retain_graph=_retain(retain_graph, create_graph),
+                          create_graph=create_graph):
+                pass
+        else:
+            _walk_firing_hooks(roots, grads, deliver, hooked, _retain(retain_graph, create_graph), create_graph)
+        queued = stack[-1]
+        while queued:  # a callback may queue another
+            queued.pop(0)()
+    finally:
+        stack.pop()
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` when the ``backward`` now running on this thread has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``): called from a hook, it sees every ``.grad`` of the pass."""
+    stack = getattr(_callbacks, "stack", None)
+    if not stack:
+        raise BackwardError("queue_callback: no backward is running on this thread; call it from a hook that "
+                            "backward runs, such as a post-accumulate-grad hook")
+    stack[-1].append(callback)
+
+
+def _hooked_leaves(roots: list[Tensor]) -> dict[int, list[Any]]:
+    """``{id(leaf): [leaf, edges]}`` for each leaf with post-accumulate hooks that this backward can reach, where
+    ``edges`` counts the inputs slots, over the Functions the walk can run, that hold the leaf."""
+    hooked: dict[int, list[Any]] = {}
+    for r in roots:
+        if r.creator is None and getattr(r, "_post_accumulate_grad_hooks", None):
+            hooked.setdefault(id(r), [r, 0])
+    seen: set[int] = set()
+    stack = [r.creator for r in roots if r.creator is not None]
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen or fn.released:
+            continue
+        seen.add(id(fn))
+        for x in fn.inputs:
+            if x.creator is not None:
+                stack.append(x.creator)
+            elif getattr(x, "_post_accumulate_grad_hooks", None):
+                hooked.setdefault(id(x), [x, 0])[1] += 1
+    return hooked
+
+
+def _walk_firing_hooks(roots: list[Tensor], grads: list[Tensor], deliver: Callable[[Tensor, Tensor], None],
+                       hooked: dict[int, list[Any]], retain_graph: bool, create_graph: bool) -> None:
+    """``backward``'s walk, firing each hooked leaf's hooks once no Function left to run can send it more."""
+    received: set[int] = set()
+    fired: set[int] = set()
+
+    def recording(x: Tensor, g: Tensor) -> None:
+        deliver(x, g)
+        received.add(id(x))
+
+    def fire(x: Tensor) -> None:
+        fired.add(id(x))
+        for hook in list(x._post_accumulate_grad_hooks.values()):
+            hook(x)
+
+    for visit in walk(roots, grads, recording, retain_graph=retain_graph, create_graph=create_graph):
+        for x in visit.function.inputs:
+            entry = hooked.get(id(x))
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] == 0 and id(x) in received:
+                    fire(x)
+    for key, (x, _) in hooked.items():  # a root leaf, or a leaf some of whose senders received nothing
+        if key in received and key not in fired:
+            fire(x)
 
 
 def grad(

@@ -40,6 +40,7 @@ from chainrule.autograd.anomaly import (
     user_frame,
 )
 from chainrule.autograd.grad_mode import is_grad_enabled
+from chainrule.devices import check_same_device
 from chainrule.errors import BackwardError
 from chainrule.tensor import Tensor
 
@@ -81,6 +82,8 @@ class Function:
 
     def __call__(self, *inputs: Tensor) -> Any:
         arrays = [x._data for x in inputs]
+        if backend.devices_in_use and len(arrays) > 1:  # one flag read when only NumPy runs
+            check_same_device(self.name, arrays)
         ys = self.forward(*arrays)
         multiple = isinstance(ys, tuple)
         outputs = tuple(Tensor(y) for y in ys) if multiple else (Tensor(ys),)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.autograd.engine import grad
 from chainrule.errors import DTypeError, GradcheckError
 from chainrule.tensor import Tensor
@@ -100,7 +101,7 @@ def gradgradcheck(
     outputs = fn(*inputs)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
-        grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs]
+        grad_outputs = [Tensor(_beside(o.data, rng.standard_normal(o.shape)), requires_grad=True) for o in outputs]
     n = len(inputs)
     wrt_index = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
@@ -110,7 +111,7 @@ def gradgradcheck(
         ys = [ys] if isinstance(ys, Tensor) else list(ys)
         wrt = [xs[i] for i in wrt_index]
         gs = grad(ys, wrt, vs, create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else Tensor(np.zeros(w.shape)) for g, w in zip(gs, wrt))
+        return tuple(g if g is not None else Tensor(_beside(w.data, np.zeros(w.shape))) for g, w in zip(gs, wrt))
 
     return gradcheck(
         first_derivative, [*inputs, *grad_outputs], eps, atol, rtol,
@@ -138,7 +139,7 @@ class _Checker:
         ys = [ys] if isinstance(ys, Tensor) else list(ys)
         if graph:
             return xs, ys
-        return [np.asarray(y.data, dtype=np.float64) for y in ys]
+        return [backend.to_numpy(y.data).astype(np.float64, copy=False) for y in ys]
 
     def _flat_outputs(self, arrays: list[Any]) -> np.ndarray:
         return np.concatenate([o.ravel() for o in self._call(arrays)])
@@ -148,7 +149,7 @@ class _Checker:
 
     def _perturbed(self, i: int, delta: np.ndarray) -> list[Any]:
         arrays = self._arrays()
-        arrays[i] = arrays[i] + delta
+        arrays[i] = arrays[i] + _beside(arrays[i], delta)
         return arrays
 
     def _vjp(self, weights: list[np.ndarray]) -> list[np.ndarray]:
@@ -158,8 +159,10 @@ class _Checker:
         differentiable = [(y, w) for y, w in zip(ys, weights) if y.requires_grad]
         if not differentiable:
             return [np.zeros(x.shape) for x in wrt]
-        gs = grad([y for y, _ in differentiable], wrt, [Tensor(w) for _, w in differentiable], allow_unused=True)
-        return [np.zeros(x.shape) if g is None else np.asarray(g.data, dtype=np.float64) for g, x in zip(gs, wrt)]
+        gs = grad([y for y, _ in differentiable], wrt, [Tensor(_beside(y.data, w)) for y, w in differentiable],
+                  allow_unused=True)
+        return [np.zeros(x.shape) if g is None else backend.to_numpy(g.data).astype(np.float64, copy=False)
+                for g, x in zip(gs, wrt)]
 
     def full(self, atol: float, rtol: float) -> str | None:
         eps = self.eps
@@ -290,3 +293,9 @@ def _compare(numeric: np.ndarray, analytic: np.ndarray, atol: float, rtol: float
         return None
     k, j = np.unravel_index(int(np.argmax(excess)), excess.shape)
     return int(k), int(j), int(bad.sum())
+
+
+def _beside(array: Any, host: np.ndarray) -> Any:
+    """``host`` (a perturbation, a weighting drawn on the host) on the device of ``array``: the checks compute on
+    the device of the inputs and compare on the host."""
+    return backend.to_device(host, array.device.id) if backend.is_device_array(array) else host

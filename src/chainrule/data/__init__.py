@@ -7,7 +7,8 @@
   ``num_workers`` worker processes (``chainrule.data.workers``: ``get_worker_info``);
 - ``default_collate``, ``default_convert`` (``chainrule.data.collate``);
 - samplers (``chainrule.data.sampler``): ``Sampler``, ``SequentialSampler``, ``RandomSampler``,
-  ``SubsetRandomSampler``, ``WeightedRandomSampler``, ``BatchSampler``;
+  ``SubsetRandomSampler``, ``WeightedRandomSampler``, ``BatchSampler``; ``DistributedSampler``
+  (``chainrule.data.distributed_sampler``): one process's share, with PyTorch's indices;
 - ``transforms``: ``Compose``, ``Normalize``, ``RandomCrop``, ``RandomHorizontalFlip``, ``ToFloat``, for
   single images or whole batches;
 - ``read_idx`` (``chainrule.data.idx``): the IDX format of MNIST and its relatives, checked strictly;
@@ -27,6 +28,7 @@ from chainrule.data.dataset import (
     random_split,
 )
 from chainrule.data.digits import Digits, load_digits
+from chainrule.data.distributed_sampler import DistributedSampler
 from chainrule.data.idx import DataError, DataNotFoundError, MissingDependencyError, idx_sha256, read_idx
 from chainrule.data.loader import DataLoader
 from chainrule.data.mnist import KMNIST, MNIST, FashionMNIST, FileSpec, IDXImageDataset, data_home
@@ -46,4 +48,5 @@ __all__ = [
     "MissingDependencyError", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
     "TensorDataset", "WeightedRandomSampler", "WorkerInfo", "data_home", "default_collate", "default_convert",
     "get_worker_info", "idx_sha256", "load_digits", "random_split", "read_idx", "transforms",
+    "DistributedSampler",
 ]

@@ -5,7 +5,7 @@ initialisers. A model written with ``torch.nn`` names loads a PyTorch state dict
 (``{k: v.numpy() for k, v in torch_model.state_dict().items()}``) with ``load_state_dict``.
 """
 
-from chainrule.nn import bptt, functional, init, rnn, utils
+from chainrule.nn import bptt, functional, init, parallel, rnn, utils
 from chainrule.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.container import ModuleDict, ModuleList, Sequential
@@ -31,6 +31,7 @@ from chainrule.nn.parameter import Parameter
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, LPPool2d, MaxPool2d
 from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.sparse import Embedding
+from chainrule.nn.sync_batchnorm import SyncBatchNorm
 from chainrule.nn.transformer import (
     Transformer,
     TransformerDecoder,
@@ -47,5 +48,5 @@ __all__ = [
     "ReLU", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "StateDictError", "Tanh", "Unflatten",
     "functional", "init", "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "bptt", "rnn", "utils",
     "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
-    "TransformerEncoderLayer", "Fold", "Unfold",
+    "TransformerEncoderLayer", "Fold", "Unfold", "SyncBatchNorm", "parallel",
 ]

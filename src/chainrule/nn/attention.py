@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import dtypes
+from chainrule import backend, dtypes
 from chainrule.errors import ArgumentError, DTypeError, ShapeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
@@ -193,7 +193,8 @@ def _additive(layer: str, name: str, mask: Any, dtype: Any) -> Tensor:
     """A boolean mask (True: may not attend) as 0/−inf of ``dtype``; a float mask as it is (no gradient)."""
     m = as_tensor(layer, mask, name)
     if m.dtype == np.bool_:
-        return Tensor(np.where(m.data, np.asarray(-np.inf, dtype=dtype), np.asarray(0, dtype=dtype)))
+        xp = backend.get_array_module(m.data)
+        return Tensor(xp.where(m.data, xp.asarray(-np.inf, dtype=dtype), xp.asarray(0, dtype=dtype)))
     if m.dtype != dtype:
         raise DTypeError(f"{layer}: a float {name} must have the query's dtype {np.dtype(dtype)}, got {m.dtype}")
     return m

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import backend
-from chainrule.devices import check_available
+from chainrule.devices import check_available, move
+from chainrule.devices import device as _device
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
 from chainrule.nn.parameter import Parameter
 from chainrule.ops.operands import as_dtype
@@ -99,10 +100,10 @@ def _checkpoint_array(value: Any) -> Any:
 
 def _on_backend_of(array: Any, like: Any, dtype: np.dtype) -> Any:
     """``array`` cast to ``dtype`` on the backend (NumPy or CuPy) that holds ``like``; always a new array."""
-    xp = backend.get_array_module(like)
-    if xp is np:
+    if not backend.is_device_array(like):
         return np.array(backend.to_numpy(array), dtype=dtype)
-    return xp.array(array, dtype=dtype)
+    copy = backend.to_device(array, like.device.id)  # on like's own GPU, not merely the current one
+    return copy.astype(dtype) if copy is array or copy.dtype != dtype else copy
 
 
 class Module:
@@ -368,27 +369,33 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: cast every
-        floating-point parameter, gradient and buffer to ``dtype`` in place; returns self. Every tensor lives on
-        the CPU, so a device moves nothing ("cuda" raises ``DeviceError``: none is available).
+        """PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: move every
+        parameter, gradient and buffer to ``device`` and cast the floating-point ones to ``dtype``, in place;
+        returns self. A device that is not available raises ``DeviceError`` before anything moves.
 
-        The Parameter objects stay the same (only their ``data`` changes), so optimizers keep working.
+        The Parameter objects stay the same (only their ``data`` changes), so optimizers keep working (their
+        state follows the parameters at the next step).
         """
         device, dtype, _ = parse_to("Module.to", args, kwargs)
-        if device is not None:
-            check_available("Module.to", device)
-        if dtype is None:
+        dev = None if device is None else check_available("Module.to", device)
+        if dtype is not None:
+            dtype = as_dtype("Module.to", dtype)
+            if dtype.kind != "f":
+                raise ArgumentTypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
+        if dev is None and dtype is None:
             return self
-        dtype = as_dtype("Module.to", dtype)
-        if dtype.kind != "f":
-            raise ArgumentTypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
         for module in self.modules():
             for t in list(module._parameters.values()) + list(module._buffers.values()):
-                if t is None or t.dtype.kind != "f":
+                if t is None:
                     continue
-                t.data = t.data.astype(dtype)
+                cast = dtype if dtype is not None and t.dtype.kind == "f" else None
+                if cast is not None:
+                    t.data = t.data.astype(cast)
+                if dev is not None and t.device != dev:
+                    t.data = move(t._data, dev)
                 if t.grad is not None:
-                    t.grad = Tensor(t.grad.data.astype(dtype))
+                    grad = t.grad._data if cast is None else t.grad._data.astype(cast)
+                    t.grad = Tensor(grad if dev is None else move(grad, dev))
         return self
 
     def float(self) -> Module:
@@ -401,13 +408,15 @@ class Module:
         return self.to(np.float16)
 
     def cpu(self) -> Module:
-        """The module on the CPU: ``self``, where every tensor already lives."""
-        return self
+        """Move every parameter, gradient and buffer to the CPU; returns self."""
+        return self.to("cpu")
 
     def cuda(self, device: Any = None) -> Module:
-        """Refused: no CUDA device is available (``DeviceError``, with how to pick the CPU instead)."""
-        check_available("Module.cuda", "cuda")  # raises
-        return self
+        """Move every parameter, gradient and buffer to a CUDA device (the current one, or ``device``: an index
+        or 'cuda:N'); returns self. ``DeviceError`` when no CUDA device is available."""
+        if device is None:
+            return self.to("cuda")
+        return self.to(_device("cuda", device) if isinstance(device, int) and not isinstance(device, bool) else device)
 
     # ----- state dict ------------------------------------------------------------------------------------
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:

@@ -156,7 +156,7 @@ class Parameter(Tensor):
         array = as_array(value)
         old = self._data
         if not (array.shape == old.shape and array.dtype == old.dtype and array.strides == old.strides
-                and backend.is_array(old) and type(old) is np.ndarray
+                and type(old) is np.ndarray and type(array) is np.ndarray
                 and array.__array_interface__["data"][0] == old.__array_interface__["data"][0]):
             self._data = array  # not the same memory (``p.data -= g`` writes in place and hands back a view of it)
         self._version[0] += 1

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule.creation import zeros
 from chainrule.errors import ArgumentError, ArgumentTypeError, ShapeError
 from chainrule.nn import init
 from chainrule.nn.arguments import check_count
@@ -83,7 +84,7 @@ class _CellBase(Module):
 
     def _state(self, h: Tensor | None, batch: int, like: Tensor, name: str = "hx") -> Tensor:
         if h is None:
-            return Tensor(np.zeros((batch, self.hidden_size), dtype=like.dtype))
+            return zeros(batch, self.hidden_size, dtype=like.dtype, device=like.device)
         h = as_tensor(type(self).__name__, h, name)
         h = h.unsqueeze(0) if h.ndim == 1 else h
         if h.shape != (batch, self.hidden_size):
@@ -231,7 +232,7 @@ class _RNNBase(Module):
     def _initial(self, h: Tensor | None, batch: int, like: Tensor, unbatched: bool, name: str) -> list[Tensor]:
         count = self.num_layers * (2 if self.bidirectional else 1)
         if h is None:
-            zero = Tensor(np.zeros((batch, self.hidden_size), dtype=like.dtype))
+            zero = zeros(batch, self.hidden_size, dtype=like.dtype, device=like.device)
             return [zero] * count
         h = as_tensor(type(self).__name__, h, name)
         if unbatched and h.ndim == 2:

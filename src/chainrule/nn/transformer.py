@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import dtypes
+from chainrule.devices import check_available, move
 from chainrule.errors import ArgumentError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
@@ -222,4 +223,7 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
         """The causal mask (sz, sz): 0 on and below the diagonal, −inf above it (float32 unless ``dtype``)."""
         dtype = np.dtype(dtypes.float32 if dtype is None else dtype)
-        return Tensor(np.triu(np.full((sz, sz), -np.inf, dtype=dtype), 1))
+        mask = np.triu(np.full((sz, sz), -np.inf, dtype=dtype), 1)
+        if device is not None:
+            mask = move(mask, check_available("generate_square_subsequent_mask", device))
+        return Tensor(mask)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from chainrule import backend
 from chainrule.errors import ArgumentError
 from chainrule.tensor import Tensor
 
@@ -49,7 +50,8 @@ def clip_grad_norm_(
     if scale < 1:
         for p in params:
             p.grad = Tensor(p.grad.data * p.grad.dtype.type(scale))
-    return Tensor(np.asarray(total, dtype=params[0].grad.dtype))
+    grad = params[0].grad.data
+    return Tensor(backend.get_array_module(grad).asarray(total, dtype=grad.dtype))  # on the gradients' device
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:

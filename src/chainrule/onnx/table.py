@@ -7,8 +7,9 @@ emitter; the layers exported whole; and the ops that have no ONNX form, each wit
 
 from __future__ import annotations
 
+from chainrule.nn import sync_batchnorm
 from chainrule.onnx import emit_indexing, emit_layers, emit_ops, emit_rnn
-from chainrule.ops import conv, loss, pool, recurrent, shape, sparse
+from chainrule.ops import conv, loss, pool, recurrent, shape, sparse, transfer
 
 __all__ = ["FUNCTIONS", "MODULES", "NOT_EXPORTED"]
 
@@ -22,6 +23,11 @@ _RECURRENT = ("a recurrent step or time loop: export the layer that runs it (nn.
               "cells), which becomes ONNX's own RNN, LSTM or GRU op")
 
 NOT_EXPORTED: dict[type, str] = {
+    sync_batchnorm.SyncBatchNormFunction: "batch norm's statistics over every process, in training: export the model "
+                                          "in eval mode, where SyncBatchNorm uses its running statistics",
+    sync_batchnorm.SumOverProcesses: "a sum over the processes of a distributed job: an inference graph holds none",
+    transfer.ToDevice: "a copy between devices: export on the CPU (model.cpu() and CPU inputs), where .to('cpu') "
+                       "adds no op",
     conv.WeightGrad: _BACKWARD,
     pool.AvgPool2dBackward: _BACKWARD,
     pool.MaxPool2dScatter: _BACKWARD,

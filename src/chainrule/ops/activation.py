@@ -211,9 +211,11 @@ def _erf(x: Any) -> Any:
     """
     xp = _xp(x)
     if xp is not np:
-        from cupyx.scipy.special import erf as cupy_erf
+        if xp.__name__ == "cupy":
+            from cupyx.scipy.special import erf as cupy_erf
 
-        return cupy_erf(x)
+            return cupy_erf(x)
+        return _erf_numpy(x).astype(x.dtype, copy=False)  # another device module: the series, in its arrays
     scipy_erf = _load_scipy_erf() if _scipy_erf is _NOT_LOADED else _scipy_erf
     if scipy_erf is not None:
         return scipy_erf(x)
@@ -221,23 +223,24 @@ def _erf(x: Any) -> Any:
 
 
 def _erf_numpy(x: Any) -> Any:
-    x64 = np.asarray(x, dtype=np.float64)
-    a = np.abs(x64)
+    xp = _xp(x)
+    x64 = xp.asarray(x, dtype=np.float64)
+    a = xp.abs(x64)
     small = a < 2.5
-    s = np.where(small, a, 0.0)
+    s = xp.where(small, a, 0.0)
     two_s2 = 2 * s * s
     term, total = s.copy(), s.copy()
     for n in range(1, 60):
         term = term * two_s2 / (2 * n + 1)
         total += term
-    series = (2 / math.sqrt(math.pi)) * np.exp(-s * s) * total
-    b = np.where(small, 2.5, a)
+    series = (2 / math.sqrt(math.pi)) * xp.exp(-s * s) * total
+    b = xp.where(small, 2.5, a)
     with np.errstate(invalid="ignore", over="ignore"):
         f = b.copy()
         for k in range(60, 0, -1):
             f = b + (k / 2) / f
-        erfc = np.exp(-b * b) / math.sqrt(math.pi) / f
-    return np.sign(x64) * np.where(small, series, 1 - erfc)
+        erfc = xp.exp(-b * b) / math.sqrt(math.pi) / f
+    return xp.sign(x64) * xp.where(small, series, 1 - erfc)
 
 
 # SciPy is optional (faster than the NumPy fallback, which is used without it) and slow to import: its erf is

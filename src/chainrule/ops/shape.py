@@ -300,7 +300,7 @@ class Split(Function):
         self.sizes, self.dim = sizes, dim
 
     def forward(self, x):
-        cuts = np.cumsum(self.sizes)[:-1]
+        cuts = np.cumsum(self.sizes)[:-1].tolist()  # host numbers: a device module takes lists, not host arrays
         return tuple(backend.get_array_module(x).split(x, cuts, axis=self.dim))
 
     def backward(self, *gys: Tensor) -> Tensor:

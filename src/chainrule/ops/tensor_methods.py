@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from chainrule import backend, creation, dtypes, ops
 from chainrule.autograd import engine, saved
 from chainrule.autograd.grad_mode import is_grad_enabled, no_grad
 from chainrule.devices import check_available
+from chainrule.devices import device as _device
 from chainrule.errors import ArgumentError, ArgumentTypeError, BackwardError
+from chainrule.ops import transfer
 from chainrule.tensor import Tensor, parse_to
 
 __all__ = ["TensorMethods", "setup_tensor"]
@@ -75,6 +79,8 @@ class TensorMethods:
         self._check_inplace(op)
         xp = backend.get_array_module(self._data)
         other = values._data if isinstance(values, Tensor) else values
+        if xp is not np and not backend.is_device_array(other):  # host values (a draw, copy_ from the CPU) go over
+            other = xp.asarray(other, dtype=self._data.dtype)
         with saved.unlocked(op, self._data):  # legal although a graph holds the values: the version says so
             self._data[...] = xp.asarray(other, dtype=self._data.dtype) if not backend.is_array(other) else other
         self._version[0] += 1
@@ -146,22 +152,24 @@ class TensorMethods:
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's device
         and dtype), each with ``non_blocking`` (no effect) and ``copy`` (a new tensor even when nothing changes).
-        Returns ``self`` when nothing changes; a dtype change is differentiable. A device other than the CPU
-        raises ``DeviceError`` (none is available)."""
+        Returns ``self`` when nothing changes; a dtype change and a device move are differentiable (gradients
+        flow back to this tensor's device). A device that is not available raises ``DeviceError``."""
         device, dtype, copy = parse_to("to", args, kwargs)
-        if device is not None:
-            check_available("to", device)
         out = self if dtype is None else ops.cast(self, dtype)
+        if device is not None:
+            moved = transfer.to_device(out, device)
+            if moved is not out:
+                return moved
         return out.clone() if copy and out is self else out
 
     def cpu(self) -> Tensor:
-        """The tensor on the CPU: ``self``, where every tensor already lives."""
-        return self
+        """The tensor on the CPU: ``self`` when it is there, else a (differentiable) copy."""
+        return transfer.to_device(self, "cpu", "cpu")
 
     def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
-        """Refused: no CUDA device is available (``DeviceError``, with how to pick the CPU instead)."""
-        check_available("cuda", "cuda")  # raises: there is no CUDA device
-        return self
+        """The tensor on a CUDA device (the current one, or ``device``: an index or 'cuda:N'): ``self`` when it
+        is there, else a (differentiable) copy; ``DeviceError`` when no CUDA device is available."""
+        return transfer.to_device(self, _cuda_device(device), "cuda")
 
     def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:  # noqa: A003 - PyTorch's name
         """Without ``dtype``: the type name ('chainrule.FloatTensor', PyTorch's 'torch.FloatTensor'); with one (a
@@ -200,30 +208,25 @@ class TensorMethods:
     # ----- new tensors like this one ---------------------------------------------------------------------
     def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
         """A new tensor holding a copy of ``data``, in this tensor's dtype unless ``dtype`` says otherwise."""
-        check_available("new_tensor", device)
-        return creation.tensor(data, dtype=self.dtype if dtype is None else dtype, device=None,
+        return creation.tensor(data, **_like(self, "new_tensor", dtype, device),
                                requires_grad=requires_grad)
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-        check_available("new_zeros", device)
-        return creation.zeros(*size, dtype=self.dtype if dtype is None else dtype, device=None,
+        return creation.zeros(*size, **_like(self, "new_zeros", dtype, device),
                               requires_grad=requires_grad)
 
     def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-        check_available("new_ones", device)
-        return creation.ones(*size, dtype=self.dtype if dtype is None else dtype, device=None,
+        return creation.ones(*size, **_like(self, "new_ones", dtype, device),
                              requires_grad=requires_grad)
 
     def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
         """A new tensor of ``size`` (zeros here: chainrule never hands out uninitialised memory)."""
-        check_available("new_empty", device)
-        return creation.empty(*size, dtype=self.dtype if dtype is None else dtype, device=None,
+        return creation.empty(*size, **_like(self, "new_empty", dtype, device),
                               requires_grad=requires_grad)
 
     def new_full(self, size: Sequence[int], fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False) -> Tensor:
-        check_available("new_full", device)
-        return creation.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=None,
+        return creation.full(size, fill_value, **_like(self, "new_full", dtype, device),
                              requires_grad=requires_grad)
 
     # ----- arithmetic --------------------------------------------------------------------------------
@@ -499,3 +502,18 @@ class TensorMethods:
 
     def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
         return ops.split(self, split_size_or_sections, dim)
+
+
+def _cuda_device(device: Any) -> Any:
+    """``Tensor.cuda``'s argument as a device: None is the current CUDA device, an int an index."""
+    if device is None:
+        return "cuda"
+    if isinstance(device, int) and not isinstance(device, bool):
+        return _device("cuda", device)
+    return device
+
+
+def _like(t: Tensor, op: str, dtype: Any, device: Any) -> dict[str, Any]:
+    """``new_*``'s defaults, as PyTorch's: the dtype and the device of the tensor they are called on."""
+    return {"dtype": t.dtype if dtype is None else dtype,
+            "device": t.device if device is None else check_available(op, device)}

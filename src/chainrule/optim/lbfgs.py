@@ -80,7 +80,7 @@ class LBFGS(Optimizer):
         for p in self._params:
             g = p.grad.data if p.grad is not None else backend.get_array_module(p._data).zeros_like(p._data)
             parts.append(g.reshape(-1))
-        return np.concatenate(parts) if parts else np.zeros(0)
+        return backend.get_array_module(*parts).concatenate(parts) if parts else np.zeros(0)
 
     def _add(self, t: float, d: Any) -> None:
         """x ← x + t·d, parameter by parameter, in place."""
@@ -120,6 +120,8 @@ class LBFGS(Optimizer):
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
         state = self.state[self._params[0]]
+        if backend.devices_in_use:  # a history loaded, or made before the model moved, follows the parameters
+            _follow_device(state, self._params[0]._data)
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
@@ -128,7 +130,7 @@ class LBFGS(Optimizer):
         evals = 1
         state["func_evals"] += 1
         flat_grad = self._flat_grad()
-        if np.abs(flat_grad).max(initial=0.0) <= tol_grad:
+        if _abs_max(flat_grad) <= tol_grad:
             return orig_loss
 
         d, t = state.get("d"), state.get("t")
@@ -151,7 +153,7 @@ class LBFGS(Optimizer):
                     h_diag = ys / float(y @ y)
                 d = _two_loop(-flat_grad, old_dirs, old_stps, ro, h_diag)
             prev_flat_grad, prev_loss = flat_grad.copy(), loss
-            t = (min(1.0, 1.0 / float(np.abs(flat_grad).sum())) * lr) if state["n_iter"] == 1 else lr
+            t = (min(1.0, 1.0 / float(abs(flat_grad).sum())) * lr) if state["n_iter"] == 1 else lr
             gtd = float(flat_grad @ d)
             if gtd > -tol_change:  # not a descent direction (to within the tolerance)
                 break
@@ -160,7 +162,7 @@ class LBFGS(Optimizer):
                 loss, flat_grad, t, used = _strong_wolfe(  # at most the evaluations left in this step
                     along, t, d, loss, flat_grad, gtd, max_ls=max_eval - evals)
                 self._add(t, d)
-                done = np.abs(flat_grad).max(initial=0.0) <= tol_grad
+                done = _abs_max(flat_grad) <= tol_grad
             else:
                 self._add(t, d)
                 used, done = 0, False
@@ -168,13 +170,13 @@ class LBFGS(Optimizer):
                     with enable_grad():
                         loss = float(_value(closure()))
                     flat_grad = self._flat_grad()
-                    done = np.abs(flat_grad).max(initial=0.0) <= tol_grad
+                    done = _abs_max(flat_grad) <= tol_grad
                     used = 1
             evals += used
             state["func_evals"] += used
             if n_iter == max_iter or evals >= max_eval or done:
                 break
-            if np.abs(d * t).max(initial=0.0) <= tol_change or abs(loss - prev_loss) < tol_change:
+            if _abs_max(d * t) <= tol_change or abs(loss - prev_loss) < tol_change:
                 break  # the step or the change of the loss is below the tolerance
 
         state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
@@ -206,8 +208,25 @@ class LBFGS(Optimizer):
 
 
 def _copy(value: Any) -> Any:
-    """An array copied (state_dict hands out and takes in values that share nothing); numbers as they are."""
-    return np.array(value) if isinstance(value, np.ndarray) else value
+    """An array copied to the host (state_dict hands out and takes in values that share nothing); numbers as they
+    are."""
+    return np.array(backend.to_numpy(value)) if backend.is_array(value) else value
+
+
+def _follow_device(state: dict[str, Any], like: Any) -> None:
+    """The history's arrays (and lists of them) moved, in place, to the device of ``like``."""
+    index = like.device.id if backend.is_device_array(like) else None
+
+    def moved(value: Any) -> Any:
+        return backend.to_device(value, index) if backend.is_array(value) else value
+
+    for name, value in state.items():
+        state[name] = [moved(v) for v in value] if isinstance(value, list) else moved(value)
+
+
+def _abs_max(a: Any) -> float:
+    """max |aᵢ| (0 for an empty array), with the array's own methods: NumPy's or the device module's."""
+    return float(abs(a).max()) if a.size else 0.0
 
 
 def _value(loss: Any) -> Any:
@@ -248,7 +267,7 @@ def _strong_wolfe(evaluate: Callable[[float], tuple[float, Any]], t: float, d: A
     """A step t along d satisfying the strong Wolfe conditions f(t) ≤ f + c1·t·gᵀd and |∇f(t)ᵀd| ≤ c2·|gᵀd|:
     (f(t), ∇f(t), t, evaluations). Bracket an interval that contains such a t (growing t while f decreases and
     the slope stays negative), then shrink it with cubic interpolation (Nocedal & Wright, Algorithms 3.5, 3.6)."""
-    d_norm = float(np.abs(d).max())
+    d_norm = _abs_max(d)
     f_new, g_new = evaluate(t)
     evals, gtd_new = 1, float(g_new @ d)
     t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd

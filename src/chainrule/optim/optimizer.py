@@ -232,11 +232,14 @@ class Optimizer:
                     )
                 if grad.dtype != p._data.dtype:
                     grad = grad.astype(p._data.dtype)
+                state = self.state[p]
+                if state and backend.devices_in_use:  # the state may lag a model moved since the last step
+                    follow_device(state, p._data)
                 if getattr(p._data.flags, "writeable", True):
-                    self._update(p, grad, self.state[p], group)
+                    self._update(p, grad, state, group)
                 else:  # a live graph saved p (read-only while it holds it): update anyway, the version tells it
                     with unlocked(f"{type(self).__name__}.step", p._data):
-                        self._update(p, grad, self.state[p], group)
+                        self._update(p, grad, state, group)
                 p.bump_version()  # an in-place change: a graph still holding the old values will refuse them
         return loss
 
@@ -406,10 +409,10 @@ class Optimizer:
                 raise TypeError(f"expected a numeric array, got {_type_name(value)}")
         if tuple(value.shape) != p.shape:
             raise ValueError(f"shape {tuple(value.shape)} in the loaded state dict, the parameter has shape {p.shape}")
-        xp = backend.get_array_module(p._data)
-        if xp is np:
+        if not backend.is_device_array(p._data):
             return np.array(backend.to_numpy(value), dtype=p.dtype, copy=True)
-        return xp.array(value, dtype=p.dtype)
+        copy = backend.to_device(value, p._data.device.id)  # on p's own GPU
+        return copy.astype(p.dtype) if copy is value or copy.dtype != p.dtype else copy
 
     # ----- printing ----------------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -421,3 +424,12 @@ class Optimizer:
                     lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def follow_device(state: dict[str, Any], like: Any) -> None:
+    """Move the arrays of a parameter's state to the device of its values (``like``), in place: after
+    ``model.to(device)`` the next step finds its momentum and moment estimates where the parameter now is."""
+    where = backend.device_of(like)
+    for name, value in state.items():
+        if backend.is_array(value) and backend.device_of(value) != where:
+            state[name] = backend.to_device(value, None if where == "cpu" else like.device.id)

@@ -7,6 +7,7 @@ makes, with ``torch`` replaced by ``chainrule``. Differences from PyTorch: ``gen
 
 from chainrule.data.collate import default_collate, default_convert
 from chainrule.data.dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
+from chainrule.data.distributed_sampler import DistributedSampler
 from chainrule.data.loader import DataLoader
 from chainrule.data.sampler import (
     BatchSampler,
@@ -17,10 +18,11 @@ from chainrule.data.sampler import (
     WeightedRandomSampler,
 )
 from chainrule.data.workers import WorkerInfo, get_worker_info
-from chainrule.utils.data import dataloader, dataset, sampler
+from chainrule.utils.data import dataloader, dataset, distributed, sampler
 
 __all__ = [
     "BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler", "Sampler",
     "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "WorkerInfo",
     "dataloader", "dataset", "default_collate", "default_convert", "get_worker_info", "random_split", "sampler",
+    "DistributedSampler", "distributed",
 ]
