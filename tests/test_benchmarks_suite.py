@@ -397,4 +397,20 @@ def test_compile_time_section_reports_cold_warm_and_steady_steps():
     assert "| lenet5 | 0.65 s | 300 ms | 4 ms | 0.65 s |" in lines
     assert "| compact_cnn | 0.75 s | 400 ms | 70 ms | 0.68 s |" in lines
     off = compile_time.markdown({"cold": {"compiled": False}, "warm": {"compiled": False}})
-    assert "off in this run" in off[0]
+    assert "off in this run" in off[1] and off[0] == ""
+
+
+def test_distributed_report_and_ring_allreduce_model():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_distributed", ROOT / "benchmarks" / "distributed.py")
+    d = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(d)
+    # 2(p − 1)α + 2(p − 1)/p · n/B: 8 ranks, 1 MB, α 1 µs, 1 GB/s → 14 µs + 1.75 ms
+    assert d.ring_allreduce_s(8, 1e6, 1e-6, 1e9) == pytest.approx(14e-6 + 1.75e-3)
+    r = {"one_rank": {"step_s": 0.012, "wait_s": 0.0, "source": "Fashion-MNIST"},
+         "two_ranks": [{"step_s": 0.013, "wait_s": 0.0005}, {"step_s": 0.0125, "wait_s": 0.0004}],
+         "allreduce": {"latency_s": 13e-6, "bandwidth_Bps": {1: 1e9, 16: 3e9}}, "steps": 100}
+    text = d.markdown(r)
+    assert "**0.92**" in text and "**3.8 %**" in text  # throughput ratio and wait share from the slower rank
+    assert "| ResNet-50 | 400 Gb/s, α 2 µs |" in text and "1024 ranks" in text

@@ -67,9 +67,10 @@ def measure(threads: int) -> dict[str, Any]:
 def markdown(runs: dict[str, Any]) -> list[str]:
     """The results.md section: one row per model, the cold and warm first steps beside the steady step."""
     if not runs["cold"].get("compiled"):
-        return ["**Compiled kernels**: off in this run (Numba not installed or CHAINRULE_COMPILED=0): nothing to "
+        return ["", "**Compiled kernels**: off in this run (Numba not installed or CHAINRULE_COMPILED=0): nothing to "
                 "compile.", ""]
     lines = [
+        "",
         "**Compiled kernels: first step against the steady state** (chainrule, batch 32, a fresh process each; "
         "*cold*: empty kernel cache, the first step compiles the kernels it calls; *warm*: the cache filled by the "
         "cold run, the first step loads them):",

@@ -179,7 +179,7 @@ def _compile_section(runs: dict[str, Any] | None) -> list[str]:
     if not runs:
         return []
     if "error" in runs:
-        return [f"**Compiled kernels**: not measured ({runs['error']}).", ""]
+        return ["", f"**Compiled kernels**: not measured ({runs['error']}).", ""]
     return compile_time.markdown(runs)
 
 
