@@ -1,21 +1,19 @@
-"""Splitting an op's batch across the cores: chunks run on a pool of threads, each calling BLAS on one thread.
+"""Splitting an op's work across the cores: items run on a pool of threads, each calling BLAS on one thread.
 
-A large convolution runs over the batch in chunks (``chainrule.ops.conv_layout.batch_chunks``); each chunk is an
-im2col copy and a GEMM. NumPy's copies run on one core and BLAS's own threads split each GEMM, so on a machine with
-two cores half of the copy time leaves a core idle. Running whole chunks on two threads at once, with BLAS limited
-to one thread inside them, keeps both cores busy on both parts: measured 1.3–1.75× faster forward and backward for
-3×3 convolutions with 32–64 channels (CompactCNN's, 64←64 on 32×32), and slower for the small ones (LeNet's 6←1
-and 16←6: each chunk is too little work to pay for the hand-over), which therefore stay on one thread
-(``conv_layout.split_worthwhile``). NumPy releases the GIL inside its copies and BLAS calls, so Python threads
-suffice.
+Batch norm's compiled passes run one channel at a time and release the GIL, so the channels of a large input are
+split across threads (``chainrule.ops.normalization``). Work that calls BLAS runs with BLAS limited to one thread
+for the length of the split, so that two pools of threads do not fight over the cores.
+
+Convolutions do not split their batch chunks. Measured in isolation, a split was 1.2–1.45× faster for 3×3 layers
+of 32–64 channels, but a CompactCNN training step that split them took 255–271 ms against 227–235 ms without,
+back to back; LeNet's thin layers were 1.2–1.5× slower split.
 
 The limit on BLAS's threads needs ``threadpoolctl`` (in the ``fast`` extra: ``pip install "chainrule[fast]"``);
-without it, two pools of threads would fight over the cores (measured 1.2× slower than one thread), so chunks run
-one after another. ``set_num_threads(1)`` or ``CHAINRULE_NUM_THREADS=1`` does the same. While a split op runs,
-BLAS is limited to one thread for the whole process, then restored.
+without it, items run one after another. ``set_num_threads(1)`` or ``CHAINRULE_NUM_THREADS=1`` does the same.
+While a split runs, BLAS is limited to one thread for the whole process, then restored.
 
-Results do not depend on the split: each chunk computes exactly what it computes on one thread, and sums over
-chunks (a weight gradient) are added in chunk order either way (tests: equal bit for bit).
+Results do not depend on the split: each item computes exactly what it computes on one thread (tests: equal bit for
+bit).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule import backend, threads
+from chainrule import backend
 from chainrule.autograd.broadcast import array_sum
 from chainrule.autograd.function import Function
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError, ShapeError
@@ -37,7 +37,6 @@ from chainrule.ops.conv_layout import (
     kernel_columns,
     kernel_rows,
     rotated_transpose,
-    split_worthwhile,
     to_matrix,
     weight_layout,
     weight_product,
@@ -100,19 +99,10 @@ def _correlate(x: Any, w: Any, b: Any, g: ConvGeometry) -> Any:
     out = xp.empty((g.n, g.f, g.oh, g.ow), dtype=x.dtype)
     kernel = kernel_rows(w, g)
     bias = 0 if b is None else b[:, None, None] if b.ndim == 1 else b
-
-    def product(item: tuple[int, int, ConvGeometry]) -> None:
-        start, end, chunk = item
+    for start, end, chunk in batch_chunks(g, x.dtype.itemsize):
         o = grouped_matmul(kernel, im2col(x[start:end], chunk), "conv.product")  # (G, F/G, n·OH·OWc)
         xp.add(from_matrix(o, chunk), bias, out=out[start:end])  # to NCHW, adding the bias on the way
-
-    _over_chunks(product, batch_chunks(g, x.dtype.itemsize), g)
     return out
-
-
-def _over_chunks(work: Any, chunks: tuple[tuple[int, int, ConvGeometry], ...], g: ConvGeometry) -> list[Any]:
-    """``work`` on each chunk, split across threads where that pays (``split_worthwhile``), results in order."""
-    return threads.split(work, chunks) if split_worthwhile(g, chunks) else [work(item) for item in chunks]
 
 
 def _adjoint_products(go: Any, w: Any, x: Any, g: ConvGeometry, input_grad: bool, weight_grad: bool
@@ -128,27 +118,12 @@ def _adjoint_products(go: Any, w: Any, x: Any, g: ConvGeometry, input_grad: bool
     gx = xp.empty((g.n, g.c, g.h, g.w), dtype=go.dtype) if input_grad else None
     w_t = kernel_columns(w, g) if input_grad else None  # (G, C/G·KH·KW, F/G)
     gw_t = xp.zeros((g.groups, g.patch, g.f // g.groups), dtype=go.dtype) if weight_grad else None
-    chunks = batch_chunks(g, go.dtype.itemsize)
-    split = split_worthwhile(g, chunks)
-
-    def products(item: tuple[int, int, ConvGeometry]) -> Any:
-        start, end, chunk = item
+    for start, end, chunk in batch_chunks(g, go.dtype.itemsize):
         m = to_matrix(go[start:end], chunk)  # (G, F/G, n·OH·OWc)
-        part = None
         if gw_t is not None:
-            part = weight_product(im2col(x[start:end], chunk), m)
-            if split:
-                part = part.copy()  # a scratch buffer of this thread: kept for the sum in chunk order below
-            else:
-                gw_t[...] += part
-                part = None
+            gw_t += weight_product(im2col(x[start:end], chunk), m)
         if gx is not None:
             gx[start:end] = col2im(grouped_matmul(w_t, m, "conv.columns"), chunk)
-        return part
-
-    for part in _over_chunks(products, chunks, g):
-        if part is not None:
-            gw_t += part  # the same additions in the same order as on one thread: the same bits
     # an empty batch (N = 0) has no chunks: a zero weight gradient
     return gx, None if gw_t is None else weight_layout(gw_t, g)
 

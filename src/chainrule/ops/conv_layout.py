@@ -267,15 +267,3 @@ def rotated_transpose(w: Any, g: ConvGeometry) -> Any:
     w5 = w.reshape(groups, g.f // groups, g.c // groups, g.kh, g.kw).transpose(0, 2, 1, 3, 4)
     return w5[..., ::-1, ::-1].reshape(g.c, g.f // groups, g.kh, g.kw)
 
-
-# Running chunks on several threads (``chainrule.threads``) pays where each chunk's GEMM is compute-bound: measured
-# 1.3–1.75× faster for 3×3 layers of 32–64 channels and filters at batch 128, 1.2–1.5× slower for LeNet's 6←1 and
-# 16←6 layers and a 32←1 3×3 layer, whose GEMMs are thin (few filters, or short receptive fields) and whose chunks
-# are too little work to pay for the hand-over between threads.
-SPLIT_MIN_FILTERS = 32
-SPLIT_MIN_PATCH = 128
-
-
-def split_worthwhile(g: ConvGeometry, chunks: tuple[tuple[int, int, ConvGeometry], ...]) -> bool:
-    """Whether the chunks of this convolution are worth running on several threads at once."""
-    return len(chunks) > 1 and g.f // g.groups >= SPLIT_MIN_FILTERS and g.patch >= SPLIT_MIN_PATCH
