@@ -48,8 +48,14 @@ def _activation(layer: str, activation: Activation) -> Callable[[Tensor], Tensor
     raise ArgumentError(f"{layer}: activation must be 'relu', 'gelu' or a callable, got {activation!r}")
 
 
-class _FeedForward:
-    """The position-wise block shared by both layers: linear1 → activation → dropout → linear2."""
+class _Blocks:
+    """The blocks both layers share: self-attention (self_attn → dropout1) and the position-wise feed-forward
+    block (linear1 → activation → dropout → linear2 → the given dropout)."""
+
+    def _sa_block(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
+        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False,
+                             is_causal=is_causal and mask is not None)[0]
+        return self.dropout1(out)
 
     def _ff_block(self, x: Tensor, out_dropout: Dropout) -> Tensor:
         return out_dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
@@ -62,7 +68,7 @@ class _FeedForward:
         self.activation = _activation(layer, activation)
 
 
-class TransformerEncoderLayer(_FeedForward, Module):
+class TransformerEncoderLayer(_Blocks, Module):
     """Self-attention and a feed-forward block, each with a residual connection and layer norm."""
 
     def __init__(
@@ -91,13 +97,8 @@ class TransformerEncoderLayer(_FeedForward, Module):
         x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
         return self.norm2(x + self._ff_block(x, self.dropout2))
 
-    def _sa_block(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
-        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False,
-                             is_causal=is_causal and mask is not None)[0]
-        return self.dropout1(out)
 
-
-class TransformerDecoderLayer(_FeedForward, Module):
+class TransformerDecoderLayer(_Blocks, Module):
     """Self-attention, cross-attention to the encoder's output (``memory``) and a feed-forward block."""
 
     def __init__(
@@ -132,11 +133,6 @@ class TransformerDecoderLayer(_FeedForward, Module):
         x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
         x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
         return self.norm3(x + self._ff_block(x, self.dropout3))
-
-    def _sa_block(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
-        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False,
-                             is_causal=is_causal and mask is not None)[0]
-        return self.dropout1(out)
 
     def _mha_block(self, x: Tensor, memory: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
         out = self.multihead_attn(x, memory, memory, attn_mask=mask, key_padding_mask=padding, need_weights=False,
