@@ -164,7 +164,7 @@ def normalize_images(images: np.ndarray) -> np.ndarray:
 class Row:
     key: str  # the name for --only
     title: str  # the table's label
-    kind: str  # "layer", "e2e", "memory" or "scaling" (a point of the scaling table, see SCALING_GROUPS)
+    kind: str  # "layer", "e2e", "memory", "distributed" or "scaling" (a point of the scaling table, see SCALING_GROUPS)
     target: float | None  # the target ratio (chainrule ÷ PyTorch)
     sizes: dict[str, dict[str, Any]]  # per scale
     build: Callable[..., Any] | None = None  # build(fw, size, state, seed) -> runner
@@ -630,6 +630,9 @@ ROWS: list[Row] = [
         flops_note="convs' and linears' GEMM FLOPs, forward + backward"),
     Row("lenet_memory", "LeNet-5 epoch: peak RSS increase", "memory", 1.0,
         _same(_LENET, _LENET_SMOKE, _LENET_QUICK), build_lenet_epoch, model_state("lenet5")),
+    # no PyTorch side: 2 ranks × 1 thread against 1 rank × 2 threads of chainrule (benchmarks/suite/distributed_row.py)
+    Row("distributed", "LeNet-5 step, batch 128: 2 ranks (MPI) against 1", "distributed", 0.9,
+        _same({"steps": 120}, {"steps": 4}, {"steps": 30})),
 ]
 
 # ----- the scaling table: the same work at growing sizes -----------------------------------------------------

@@ -23,10 +23,10 @@ PACKAGE = Path(chainrule.__file__).resolve().parent
 # Lowest first. A module may import its own layer and the layers below it, never one above.
 LAYERS: list[tuple[str, ...]] = [
     ("backend", "dtypes", "errors", "threads", "version", "workspace", "devices", "cuda", "accelerator", "backends"),
-    ("tensor",),
+    ("tensor", "random"),  # random: generators, whose state is a uint8 tensor
     ("autograd",),
     ("ops", "compiled", "creation"),
-    ("nn", "optim", "data", "io", "serialization", "distributed"),  # distributed imports tensor and ops only
+    ("nn", "optim", "data", "io", "serialization", "distributed", "distributions"),  # distributed: tensor and ops only
     ("utils", "vision"),  # PyTorch's torch.utils.data and torchvision's paths, over data
     ("viz",),
     ("onnx",),  # export: traces a forward of nn modules and ops
@@ -40,6 +40,8 @@ LAYERS: list[tuple[str, ...]] = [
 DEFERRED: dict[tuple[str, str], str] = {
     ("chainrule.autograd.function", "chainrule.autograd.broadcast"):
         "Function sums broadcast gradients with SumTo, itself a Function defined after it",
+    ("chainrule.viz.module_groups", "chainrule.onnx.trace"):
+        "record_modules reuses the exporter's recording of module calls, only when a page groups ops by module",
 }
 
 

@@ -185,7 +185,7 @@ def test_targets_follow_the_table_of_targets():
         "conv1": (1.5, None), "conv2": (1.5, None), "conv3": (1.3, 0.5), "pool_lenet": (1.0, None),
         "pool_large": (1.0, None), "linear": (1.0, None), "rnn": (1.0, None), "lstm": (1.3, None),
         "gru": (1.3, None), "node_overhead": (None, None), "lenet_epoch": (1.0, None), "compact_step": (1.3, None),
-        "lenet_memory": (1.0, None)}
+        "lenet_memory": (1.0, None), "distributed": (0.9, None)}
 
 
 @pytest.mark.parametrize(("ratio", "share", "met"), [(1.2, 0.6, True), (1.2, 0.4, False), (1.4, 0.6, False),

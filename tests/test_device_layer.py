@@ -19,7 +19,7 @@ def cuda():
 
 
 def on_device(t: cr.Tensor, where: str = "cuda:0") -> bool:
-    return t.device == cr.device(where) and isinstance(t.data, fakecupy.ndarray)
+    return t.device == cr.device(where) and isinstance(t._data, fakecupy.ndarray)
 
 
 # ----- NumPy users see nothing of it --------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def test_to_cuda_and_back_keeps_values_and_dtype(cuda):
     assert y.to("cuda") is y and y.cuda() is y and x.cpu() is x
     assert y.to("cuda", copy=True) is not y
     back = y.cpu()
-    assert back.device == cr.device("cpu") and type(back.data) is np.ndarray
+    assert back.device == cr.device("cpu") and type(back._data) is np.ndarray
     np.testing.assert_array_equal(back.numpy(), x.numpy())
     z = x.to("cuda:1", cr.float64)
     assert on_device(z, "cuda:1") and z.dtype == cr.float64
@@ -202,7 +202,7 @@ def test_module_to_moves_parameters_buffers_and_gradients(cuda):
     assert all(on_device(p, "cuda:1") and p.dtype == cr.float64 for p in params)
     assert model[1].num_batches_tracked.dtype == cr.int64 and on_device(model[1].num_batches_tracked, "cuda:1")
     model.cpu()
-    assert all(type(p.data) is not fakecupy.ndarray and p.device == cr.device("cpu") for p in params)
+    assert all(type(p._data) is not fakecupy.ndarray and p.device == cr.device("cpu") for p in params)
 
 
 @pytest.mark.parametrize("make_opt", [lambda ps: cr.optim.SGD(ps, lr=0.1, momentum=0.9),
@@ -361,3 +361,21 @@ def test_checkpoint_from_the_device_resumes_on_the_cpu_and_back(cuda, tmp_path):
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
     for a, b in zip(model.parameters(), host.parameters()):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: cr.nn.Linear(3, 2, device=d), lambda d: cr.nn.Conv2d(1, 2, 3, device=d),
+    lambda d: cr.nn.BatchNorm2d(2, device=d), lambda d: cr.nn.LayerNorm(4, device=d),
+    lambda d: cr.nn.Embedding(5, 3, device=d), lambda d: cr.nn.LSTM(3, 4, device=d),
+    lambda d: cr.nn.GRUCell(3, 4, device=d), lambda d: cr.nn.MultiheadAttention(4, 2, device=d),
+    lambda d: cr.nn.TransformerEncoderLayer(4, 2, 8, device=d),
+], ids=["Linear", "Conv2d", "BatchNorm2d", "LayerNorm", "Embedding", "LSTM", "GRUCell", "MultiheadAttention",
+        "TransformerEncoderLayer"])
+def test_layers_take_pytorchs_device_keyword(cuda, make):
+    cr.manual_seed(0)
+    host = make(None)
+    cr.manual_seed(0)
+    layer = make("cuda:1")
+    for (name, p), (_, q) in zip(layer.state_dict().items(), host.state_dict().items()):
+        assert on_device(p, "cuda:1"), name
+        np.testing.assert_array_equal(p.cpu().numpy(), q.numpy(), err_msg=name)  # the same initial values

@@ -11,6 +11,7 @@ are refused as operands), so an op that reaches for ``np.`` on device values fai
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import zlib
 from collections.abc import Callable
@@ -244,6 +245,106 @@ CASES: dict[str, tuple[Callable[..., Any], list[Spec]]] = {
     "nll_loss": (F.nll_loss, [f(4, 5), i(5, 4)]),
     "smooth_l1_loss": (F.smooth_l1_loss, [f(3, 4), f(3, 4)]),
 }
+
+# 1-D convolution and pooling, adaptive max pooling, group/instance norm, channel dropout, resampling
+CASES.update({
+    "conv1d": (lambda x, w, bias: F.conv1d(x, w, bias, stride=2, padding=1), [f(2, 3, 9), f(4, 3, 3), f(4)]),
+    "conv_transpose1d": (lambda x, w: F.conv_transpose1d(x, w, stride=2, padding=1), [f(2, 3, 5), f(3, 2, 3)]),
+    "max_pool1d": (lambda x: F.max_pool1d(x, 3, stride=2, padding=1), [f(2, 3, 9)]),
+    "avg_pool1d": (lambda x: F.avg_pool1d(x, 3, stride=2, padding=1, count_include_pad=False), [f(2, 3, 9)]),
+    "adaptive_avg_pool1d": (lambda x: F.adaptive_avg_pool1d(x, 4), [f(2, 3, 9)]),
+    "adaptive_max_pool1d": (lambda x: F.adaptive_max_pool1d(x, 4, return_indices=True), [f(2, 3, 9)]),
+    "adaptive_max_pool2d": (lambda x: F.adaptive_max_pool2d(x, (3, 4), return_indices=True), [f(2, 3, 7, 9)]),
+    "group_norm": (lambda x, w, bias: F.group_norm(x, 2, w, bias), [f(3, 4, 2, 3), p(4), f(4)]),
+    "instance_norm": (lambda x, w, bias: F.instance_norm(x, weight=w, bias=bias), [f(3, 4, 5), p(4), f(4)]),
+    "dropout1d": (lambda x: F.dropout1d(x, 0.4, generator=_gen()), [f(3, 4, 5)]),
+    "dropout2d": (lambda x: F.dropout2d(x, 0.4, generator=_gen()), [f(3, 4, 2, 2)]),
+    "alpha_dropout": (lambda x: F.alpha_dropout(x, 0.3, True, generator=_gen()), [f(3, 4)]),
+    "interpolate": (lambda x: F.interpolate(x, size=(5, 7), mode="bilinear"), [f(2, 3, 3, 4)]),
+    "interpolate_nearest": (lambda x: F.interpolate(x, scale_factor=1.5), [f(2, 3, 3, 4)]),
+    "pixel_shuffle": (lambda x: F.pixel_shuffle(x, 2), [f(2, 8, 3, 3)]),
+    "pixel_unshuffle": (lambda x: F.pixel_unshuffle(x, 2), [f(2, 2, 4, 6)]),
+    "channel_shuffle": (lambda x: F.channel_shuffle(x, 2), [f(2, 4, 3)]),
+})
+
+# activations, distances and losses with PyTorch's names (piecewise ones away from their kinks)
+CASES.update({
+    "relu6": (lambda x: F.relu6(x * 4), [f(3, 4)]),
+    "hardtanh": (lambda x: F.hardtanh(x, -0.5, 0.7), [f(3, 4)]),
+    "hardswish": (lambda x: F.hardswish(x * 4), [f(3, 4)]),
+    "hardsigmoid": (lambda x: F.hardsigmoid(x * 4), [f(3, 4)]),
+    "threshold": (lambda x: F.threshold(x, 0.1, -1.0), [f(3, 4)]),
+    "prelu": (F.prelu, [f(2, 3, 4), f(3)]),
+    "selu": (F.selu, [f(3, 4)]),
+    "silu": (F.silu, [f(3, 4)]),
+    "mish": (F.mish, [f(3, 4)]),
+    "logsigmoid": (F.logsigmoid, [f(3, 4)]),
+    "softmin": (lambda x: F.softmin(x, 1), [f(3, 4)]),
+    "glu": (F.glu, [f(3, 4)]),
+    "cosine_similarity": (F.cosine_similarity, [f(3, 4), f(3, 4)]),
+    "pairwise_distance": (lambda x, y: F.pairwise_distance(x, y, 3.0), [f(3, 4), f(3, 4)]),
+    "normalize": (F.normalize, [f(3, 4)]),
+    "bilinear": (F.bilinear, [f(5, 3), f(5, 4), f(2, 3, 4), f(2)]),
+    "huber_loss": (lambda x, y: F.huber_loss(x, y, delta=0.5), [f(3, 4), f(3, 4)]),
+    "kl_div": (lambda x, t: F.kl_div(x, t, reduction="batchmean"), [f(3, 4), u(3, 4)]),
+    "margin_ranking_loss": (lambda x, y, t: F.margin_ranking_loss(x, y, t, 0.2), [f(6), f(6), f(6)]),
+    "cosine_embedding_loss": (lambda x, y: F.cosine_embedding_loss(x, y, cr.tensor([1.0, -1.0, 1.0],
+                                                                                   device=x.device, dtype=x.dtype)),
+                              [f(3, 4), f(3, 4)]),
+    "triplet_margin_loss": (lambda a, p_, n: F.triplet_margin_loss(a, p_, n, swap=True), [f(3, 4), f(3, 4), f(3, 4)]),
+})
+
+def _zeroed(x: cr.Tensor) -> cr.Tensor:
+    """``x`` with a zero planted at [0, 1] (and [1, 1]): the hard case of prod's and cumprod's gradients."""
+    mask = cr.tensor(np.array([[0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]], dtype=bool), device=x.device)
+    return cr.where(mask, x * 0, x)
+
+
+def _as_bool_tensor(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A Python-bool result (allclose, equal) as a 0-d tensor on the operands' device."""
+    return lambda x, y: cr.tensor(fn(x, y), device=x.device)
+
+
+# more math: rounding, predicates, log1p ... tan, atan2 ... remainder, products, norms, contractions, rearranging
+CASES.update({
+    "sign": (cr.sign, [f(3, 4)]), "floor": (cr.floor, [f(3, 4)]), "ceil": (cr.ceil, [f(3, 4)]),
+    "round": (lambda x: cr.round(x * 10, decimals=1), [f(3, 4)]), "trunc": (cr.trunc, [f(3, 4)]),
+    "nan_to_num": (lambda x: cr.nan_to_num(x.masked_fill(x > 0.5, float("nan")).masked_fill(x < -0.5, -math.inf),
+                                           neginf=-5.0), [f(3, 4)]),
+    "isnan": (lambda x: cr.isnan(x.masked_fill(x > 0.5, float("nan"))), [f(3, 4)]),
+    "isinf": (lambda x: cr.isinf(x.masked_fill(x > 0.5, math.inf)), [f(3, 4)]),
+    "isfinite": (lambda x: cr.isfinite(x.masked_fill(x > 0.5, -math.inf)), [f(3, 4)]),
+    "logical_and": (cr.logical_and, [b(3, 4), b(4)]), "logical_or": (cr.logical_or, [b(3, 4), f(4)]),
+    "logical_xor": (cr.logical_xor, [i(2, 3, 4), b(3, 4)]), "logical_not": (cr.logical_not, [f(3, 4)]),
+    "any": (lambda x: cr.any(x, 1), [b(3, 4)]), "all": (lambda x: cr.all(x, (0, 1), keepdim=True), [b(3, 4)]),
+    "allclose": (_as_bool_tensor(cr.allclose), [f(3, 4), f(3, 4)]),
+    "isclose": (lambda x, y: cr.isclose(x, x + y * 1e-6, atol=1e-5), [f(3, 4), f(3, 4)]),
+    "equal": (_as_bool_tensor(cr.equal), [f(3, 4), f(3, 4)]),
+    "count_nonzero": (lambda x: cr.count_nonzero(x, 0), [i(3, 3, 4)]),
+    "nonzero": (lambda x: (cr.nonzero(x), cr.nonzero(x, as_tuple=True)), [b(3, 4)]),
+    "masked_select": (cr.masked_select, [f(3, 4), b(4)]),
+    "log1p": (cr.log1p, [p(3, 4)]), "expm1": (cr.expm1, [f(3, 4)]), "log2": (cr.log2, [p(3, 4)]),
+    "log10": (cr.log10, [p(3, 4)]), "exp2": (cr.exp2, [f(3, 4)]), "erf": (cr.erf, [f(3, 4)]),
+    "rsqrt": (cr.rsqrt, [p(3, 4)]), "reciprocal": (cr.reciprocal, [p(3, 4)]), "square": (cr.square, [f(3, 4)]),
+    "tan": (cr.tan, [u(3, 4)]), "atan2": (cr.atan2, [f(3, 4), p(4)]),
+    "lerp": (cr.lerp, [f(3, 4), f(4), u(3, 1)]), "fmod": (cr.fmod, [f(3, 4), p(4)]),
+    "remainder": (cr.remainder, [f(3, 4), p(4)]),
+    "prod": (lambda x: (cr.prod(_zeroed(x), 1), cr.prod(x)), [f(3, 4)]),
+    "cumprod": (lambda x: cr.cumprod(_zeroed(x), 1), [f(3, 4)]),
+    "std": (lambda x: cr.std(x, 1, correction=0), [f(3, 4)]),
+    "norm": (lambda x: (cr.norm(x), cr.norm(x, 1, 1), cr.norm(x, 3, 0), cr.norm(x, float("inf"), 1)), [f(3, 4)]),
+    "dist": (cr.dist, [f(3, 4), f(4)]),
+    "dot": (cr.dot, [f(5), f(5)]), "outer": (cr.outer, [f(3), f(4)]), "mv": (cr.mv, [f(3, 4), f(4)]),
+    "tensordot": (lambda x, y: cr.tensordot(x, y, ([0, 2], [1, 0])), [f(2, 3, 4), f(4, 2, 5)]),
+    "trace": (cr.trace, [f(3, 4)]), "diag": (lambda x, v: (cr.diag(x, 1), cr.diag(v, -1)), [f(3, 4), f(3)]),
+    "einsum": (lambda x, y: (cr.einsum("bij,bjk->bik", x, y), cr.einsum("ii->i", x[0, :, :3])),
+               [f(2, 3, 4), f(2, 4, 5)]),
+    "flip": (lambda x: cr.flip(x, (0, 2)), [f(2, 3, 4)]), "roll": (lambda x: cr.roll(x, (1, -2), (0, 1)), [f(3, 4)]),
+    "tile": (lambda x: cr.tile(x, (2, 1, 2)), [f(3, 4)]),
+    "repeat_interleave": (lambda x, r: cr.repeat_interleave(x, r, 1), [f(3, 4), i(3, 4)]),
+    "multinomial": (lambda x: cr.multinomial(x, 3, generator=_gen()), [p(2, 5)]),
+    "normal": (lambda m, s: cr.normal(m, s, generator=_gen()), [f(3, 4), p(4)]),
+})
 
 # Public functions of chainrule.ops or nn.functional left out of CASES, each with the reason (none today).
 NOT_SWEPT: dict[str, str] = {}

@@ -140,3 +140,15 @@ def test_the_device_idiom_of_pytorch_programs_runs():
     model = cr.nn.Linear(3, 1).to(device)
     x = cr.randn(4, 3).to(device)
     assert model(x).device == device == cr.device("cpu")
+
+
+def test_an_int_is_a_cuda_index_as_in_pytorch():
+    assert cr.device(0) == cr.device("cuda:0") and repr(cr.device(1)) == "device(type='cuda', index=1)"
+    with pytest.raises(cr.DeviceError, match=r"^to: no CUDA device is available .* cuda:0"):
+        cr.ones(2).to(0)
+    with pytest.raises(cr.DeviceError, match=r"^Module.to: no CUDA device is available .* cuda:1"):
+        cr.nn.Linear(2, 2).to(1)
+    assert cr.ones(2).to(cr.float64).dtype == cr.float64  # a dtype is still a dtype
+    with pytest.raises(cr.DeviceError, match=r"no CUDA device is available"):
+        cr.nn.Linear(2, 2, device="cuda")
+    assert cr.nn.Linear(2, 2, device="cpu").weight.device == cr.device("cpu")

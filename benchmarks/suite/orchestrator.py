@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.suite import compile_time
+from benchmarks.suite.distributed_row import distributed_row
 from benchmarks.suite.machine import machine_info
 from benchmarks.suite.memory import memory_row
 from benchmarks.suite.profiling import profile_rows
@@ -41,7 +42,7 @@ def _time_rows(rows: list[Any], args: argparse.Namespace, workers: dict[str, Wor
     """Every row but the memory row, in order; a failing row is recorded and the workers cleared for the next."""
     results = []
     for r in rows:
-        if r.kind == "memory":
+        if r.kind in ("memory", "distributed"):
             continue
         print(f"[{time.perf_counter() - started:6.0f} s] {r.key}: {r.title}", file=sys.stderr, flush=True)
         try:
@@ -65,6 +66,19 @@ def _memory_rows(rows: list[Any], args: argparse.Namespace, tmp: Path, started: 
             try:
                 results.append(memory_row(r, args, tmp))
             except RuntimeError as e:
+                results.append(_failed(r, e))
+    return results
+
+
+def _distributed_rows(rows: list[Any], args: argparse.Namespace, started: float) -> list[dict[str, Any]]:
+    results = []
+    for r in rows:
+        if r.kind == "distributed":
+            print(f"[{time.perf_counter() - started:6.0f} s] {r.key}: {r.title}", file=sys.stderr, flush=True)
+            try:
+                results.append(distributed_row(r, args))
+            except RuntimeError as e:
+                print(f"    FAILED: {e}", file=sys.stderr)
                 results.append(_failed(r, e))
     return results
 
@@ -117,8 +131,8 @@ def _scaling(results: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _profiles(report: dict[str, Any], args: argparse.Namespace, worker: Worker, tmp: Path, out: Path,
               seed: int) -> dict[str, Any]:
     """--profile: the rows that missed their target or failed (or every row with ``all``)."""
-    chosen = [row["key"] for row in report["rows"]
-              if args.profile == "all" or row.get("met") is False or "error" in row]
+    chosen = [row["key"] for row in report["rows"] if row["kind"] != "distributed"
+              and (args.profile == "all" or row.get("met") is False or "error" in row)]
     timed = {row["key"]: row.get("chainrule_step_s", row["chainrule_s"]) for row in report["rows"]
              if "chainrule_s" in row}
     return profile_rows(chosen, args, worker, tmp, out, timed, seed)
@@ -156,12 +170,13 @@ def _measure(args: argparse.Namespace, rows: list[Any], seed: int, tmp: Path) ->
         workers["torch"].call("prepare", rows=[r.key for r in rows], scale=args.scale, dir=str(tmp), seed=seed)
         report["rows"] += _time_rows(rows, args, workers, tmp, seed, started)
         report["rows"] += _memory_rows(rows, args, tmp, started)
+        report["rows"] += _distributed_rows(rows, args, started)
         if args.scale != "smoke" and any(r.key == "lenet_epoch" for r in rows):
             report["compile_time"] = _compile_time(args)
         _gemm_tries(workers, args, tries)
         report["gemm_reference"] = _gemm_reference(tries, args.quiet)
         for res in report["rows"]:
-            if "ratio" in res and res["kind"] != "memory":
+            if "ratio" in res and res["kind"] not in ("memory", "distributed"):
                 apply_gemm(res, report["gemm_reference"])
         scaling = _scaling(report["rows"])
         if scaling:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suite import compile_time
+from benchmarks.suite import compile_time, distributed_row
 from benchmarks.suite.machine import ROOT
 from benchmarks.suite.scaling import one_liners
 
@@ -68,6 +68,8 @@ def markdown(rep: dict[str, Any]) -> str:
     for r in main:
         if r["kind"] == "memory" and "error" not in r:
             lines += _memory_section(r)
+        if r["kind"] == "distributed" and "error" not in r:
+            lines += distributed_row.section(r)
     lines += _compile_section(rep.get("compile_time"))
     lines += _flops_section(rep) + _scaling_section(rep) + _machine_section(rep)
     lines += _profiles_section(rep.get("profiles"))
@@ -105,6 +107,9 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["", "| Row | chainrule | PyTorch | Ratio | IQR / range | Target | Met | GFLOP/s chainrule "
              "| GFLOP/s PyTorch | Other load |", "|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|"]
     for r in rows:
+        if r["kind"] == "distributed":  # no PyTorch side: 2 ranks against 1, and a second target
+            lines.append(distributed_row.table_row(r))
+            continue
         target = _target(r)
         if "error" in r:
             lines.append(f"| {r['title']} | failed | | | | {target} | ✗ | | | |")

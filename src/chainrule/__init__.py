@@ -12,8 +12,8 @@ from chainrule.autograd import (
     is_grad_enabled, no_grad, set_grad_enabled,
 )
 from chainrule.creation import (
-    arange, default_generator, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed, ones,
-    ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like,
+    arange, bernoulli, default_generator, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+    ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from chainrule.devices import DeviceError, device
 from chainrule.dtypes import bool_, float16, float32, float64, int8, int16, int32, int64, uint8
@@ -21,18 +21,23 @@ from chainrule.errors import BackwardError, ChainruleError, DTypeError, Gradchec
 from chainrule.ops import *  # noqa: F403 - the op functions are the public API (cr.exp, cr.matmul, ...)
 from chainrule.ops import __all__ as _ops_all
 from chainrule.ops.tensor_methods import setup_tensor
+from chainrule.autograd.grad_mode import inference_mode
+from chainrule.ops.info import as_tensor, finfo, get_default_dtype, iinfo, is_floating_point, is_tensor, numel
+from chainrule.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from chainrule.threads import get_num_threads, set_num_threads
 from chainrule.version import __version__  # noqa: F401 - chainrule.__version__, as every package has
 
 
 __all__ = [
-    "AnomalyError", "BackwardError", "ChainruleError", "DTypeError", "DeviceError", "Function", "GradcheckError",
-    "ShapeError", "Tensor", "accelerator", "arange", "backends", "bool_", "cuda", "default_generator",
-    "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float16", "float32", "float64",
-    "from_numpy", "full", "full_like", "get_num_threads", "grad", "gradcheck", "gradgradcheck", "int8", "int16",
-    "int32", "int64", "is_anomaly_enabled", "is_grad_enabled", "linspace", "load", "manual_seed", "no_grad", "ones",
-    "ones_like", "ops", "rand", "rand_like", "randint", "randn", "randn_like", "return_types", "save",
-    "set_grad_enabled", "set_num_threads", "tensor", "uint8", "zeros", "zeros_like",
+    "AnomalyError", "BackwardError", "ChainruleError", "DTypeError", "DeviceError", "Function", "Generator",
+    "GradcheckError", "ShapeError", "Tensor", "accelerator", "arange", "backends", "bernoulli", "bool_", "cuda",
+    "default_generator", "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float16",
+    "float32", "float64", "from_numpy", "full", "full_like", "get_num_threads", "get_rng_state", "grad", "gradcheck",
+    "gradgradcheck", "initial_seed", "int16", "int32", "int64", "int8", "is_anomaly_enabled", "is_grad_enabled",
+    "linspace", "load", "manual_seed", "no_grad", "ones", "ones_like", "ops", "rand", "rand_like", "randint", "randn",
+    "randn_like", "randperm", "return_types", "save", "seed", "set_grad_enabled", "set_num_threads", "set_rng_state",
+    "tensor", "uint8", "zeros", "zeros_like",
+    "as_tensor", "finfo", "get_default_dtype", "iinfo", "inference_mode", "is_floating_point", "is_tensor", "numel",
     *_ops_all
 ]
 
@@ -41,7 +46,7 @@ __all__ = [
 setup_tensor()
 
 # last: they build on everything above (cr.onnx.export as torch.onnx.export; it loads the onnx package when called)
-from chainrule import data, io, models, nn, onnx, optim, utils, viz  # noqa: E402, F401
+from chainrule import data, distributions, io, models, nn, onnx, optim, utils, viz  # noqa: E402, F401
 from chainrule.ops import return_types  # noqa: E402 - cr.return_types, as torch.return_types
 from chainrule.serialization import load, save  # noqa: E402 - on io's archive
 

@@ -4,9 +4,9 @@ Every factory takes ``device`` (PyTorch's keyword): None or "cpu" (or ``cr.devic
 "cuda" or "cuda:N" for an array of the device module (CuPy) on that GPU; "cuda" raises ``DeviceError`` where no
 CUDA device is available. The ``*_like`` factories default to their argument's device.
 
-Every random function takes ``generator``, a ``numpy.random.Generator``; without one it draws from
-chainrule's default generator, which ``cr.manual_seed(seed)`` resets. The same seed gives the same numbers, on
-every device: the numbers are drawn on the host and copied to the device.
+Every random function takes ``generator``, a ``chainrule.Generator`` (or any ``numpy.random.Generator``);
+without one it draws from chainrule's default generator, which ``cr.manual_seed(seed)`` seeds. The same seed
+gives the same numbers, on every device: the numbers are drawn on the host and copied to the device.
 """
 
 from __future__ import annotations
@@ -17,25 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import backend, dtypes
+from chainrule import backend, dtypes, random
 from chainrule.devices import CPU, check_available, move
 from chainrule.devices import device as _device_type
 from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from chainrule.ops.operands import _is_int, as_dtype, as_tensor, check_int, check_number, check_size, describe
 from chainrule.tensor import Tensor, as_array
 
-_default_generator = np.random.default_rng(0)
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reset the default generator used when no ``generator`` is passed; returns it."""
-    global _default_generator
-    _default_generator = np.random.default_rng(seed)
-    return _default_generator
-
 
 def default_generator() -> np.random.Generator:
-    return _default_generator
+    """The generator that draws when no ``generator`` is given (``cr.manual_seed`` seeds it)."""
+    return random.default()
 
 
 def _size(op: str, size: tuple[Any, ...]) -> tuple[int, ...]:
@@ -69,11 +61,11 @@ def _allocatable(op: str, shape: tuple[int, ...], dtype: np.dtype) -> tuple[int,
 
 def _generator(op: str, generator: Any) -> np.random.Generator:
     if generator is None:
-        return _default_generator
+        return random.default()
     if not isinstance(generator, np.random.Generator):
         raise ArgumentTypeError(
-            f"{op}: argument 'generator' must be a numpy.random.Generator, got {describe(generator)}; hint: "
-            f"np.random.default_rng(seed)"
+            f"{op}: argument 'generator' must be a chainrule.Generator or a numpy.random.Generator, got "
+            f"{describe(generator)}; hint: cr.Generator().manual_seed(seed)"
         )
     return generator
 
@@ -116,7 +108,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, *, device:
     """
     dev = None if device is None else check_available("tensor", device)  # None: where data is (as PyTorch)
     dtype = None if dtype is None else as_dtype("tensor", dtype)
-    source = data.data if isinstance(data, Tensor) else data
+    source = data._data if isinstance(data, Tensor) else data
     array = _data_array(source, dtype)
     if array is source:  # an array of the right dtype came in: copy, so the tensor owns its memory
         array = array.copy()
@@ -157,6 +149,20 @@ def _on(dev: _device_type, array: np.ndarray, requires_grad: bool) -> Tensor:
 
 def zeros(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
           device: Any = None) -> Tensor:
+    """A tensor of ``size`` filled with 0 (``torch.zeros``).
+
+    Args:
+        *size: the shape, as ints or one sequence: ``zeros(2, 3)`` or ``zeros((2, 3))``.
+        dtype: float32 by default.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: where the tensor lives (the CPU by default; ``"cuda"`` needs the ``gpu`` extra and a GPU).
+
+    Raises:
+        ArgumentError: a negative size.
+        ArgumentTypeError: a size that is not an int.
+        ResourceError: a size larger than this machine's memory.
+        DeviceError: a device this machine does not have.
+    """
     dev = check_available("zeros", device)
     return _filled("zeros", _size("zeros", size), 0, as_dtype("zeros", dtype), requires_grad, dev)
 
@@ -170,18 +176,60 @@ def empty(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad
 
 def ones(*size: int | Sequence[int], dtype: Any = dtypes.float32, requires_grad: bool = False,
          device: Any = None) -> Tensor:
+    """A tensor of ``size`` filled with 1 (``torch.ones``).
+
+    Args:
+        *size: the shape, as ints or one sequence: ``ones(2, 3)`` or ``ones((2, 3))``.
+        dtype: float32 by default.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: where the tensor lives (the CPU by default).
+
+    Raises:
+        ArgumentError: a negative size.
+        ArgumentTypeError: a size that is not an int.
+        ResourceError: a size larger than this machine's memory.
+        DeviceError: a device this machine does not have.
+    """
     dev = check_available("ones", device)
     return _filled("ones", _size("ones", size), 1, as_dtype("ones", dtype), requires_grad, dev)
 
 
 def full(size: Sequence[int], fill_value: float, dtype: Any = dtypes.float32, requires_grad: bool = False,
          device: Any = None) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (``torch.full``).
+
+    Args:
+        size: the shape, a sequence of ints.
+        fill_value: the number every element takes, cast to ``dtype``.
+        dtype: float32 by default.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: where the tensor lives (the CPU by default).
+
+    Raises:
+        ArgumentError: a negative size.
+        ArgumentTypeError: a fill_value that is not a number.
+        ResourceError: a size larger than this machine's memory.
+        DeviceError: a device this machine does not have.
+    """
     dev = check_available("full", device)
     return _filled("full", _size("full", (size,)), fill_value, as_dtype("full", dtype), requires_grad, dev)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = dtypes.float32, requires_grad: bool = False,
         device: Any = None) -> Tensor:
+    """The identity matrix: shape (n, m), ones on the diagonal, zeros elsewhere (``torch.eye``).
+
+    Args:
+        n: the number of rows.
+        m: the number of columns; ``n`` when None.
+        dtype: float32 by default.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: where the tensor lives (the CPU by default).
+
+    Raises:
+        ArgumentError: a negative n or m.
+        ResourceError: a matrix larger than this machine's memory.
+    """
     dev = check_available("eye", device)
     n = check_int("eye", "n", n, 0, hint="; hint: n is the number of rows")
     m = n if m is None else check_int("eye", "m", m, 0, hint="; hint: m is the number of columns")
@@ -218,6 +266,20 @@ def arange(
 
 def linspace(start: float, end: float, steps: int, dtype: Any = dtypes.float32, requires_grad: bool = False,
              device: Any = None) -> Tensor:
+    """``steps`` values evenly spaced from ``start`` to ``end``, both included: shape (steps,) (``torch.linspace``).
+
+    Args:
+        start: the first value.
+        end: the last value.
+        steps: how many values (0 gives an empty tensor, 1 gives ``[start]``).
+        dtype: float32 by default.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: where the tensor lives (the CPU by default).
+
+    Raises:
+        ArgumentError: a negative steps.
+        ArgumentTypeError: a start or end that is not a number, a steps that is not an int.
+    """
     dev = check_available("linspace", device)
     check_number("linspace", "start", start, nan=True)
     check_number("linspace", "end", end, nan=True)
@@ -235,15 +297,40 @@ def _like(op: str, x: Any, fill: Any, dtype: Any, requires_grad: bool, device: A
 
 
 def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor of x's shape filled with 0, with x's dtype and device unless given (``torch.zeros_like``).
+
+    Args:
+        x: the tensor whose shape (and dtype and device) the result takes.
+        dtype: the result's dtype; x's when None.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: the result's device; x's when None.
+    """
     return _like("zeros_like", x, 0, dtype, requires_grad, device)
 
 
 def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor of x's shape filled with 1, with x's dtype and device unless given (``torch.ones_like``).
+
+    Args:
+        x: the tensor whose shape (and dtype and device) the result takes.
+        dtype: the result's dtype; x's when None.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: the result's device; x's when None.
+    """
     return _like("ones_like", x, 1, dtype, requires_grad, device)
 
 
 def full_like(x: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False,
               device: Any = None) -> Tensor:
+    """A tensor of x's shape filled with ``fill_value``, with x's dtype and device unless given (``torch.full_like``).
+
+    Args:
+        x: the tensor whose shape (and dtype and device) the result takes.
+        fill_value: the number every element takes.
+        dtype: the result's dtype; x's when None.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: the result's device; x's when None.
+    """
     return _like("full_like", x, fill_value, dtype, requires_grad, device)
 
 
@@ -295,10 +382,15 @@ def rand(
 
 
 def randint(
-    low: int, high: int, size: Sequence[int], generator: np.random.Generator | None = None, dtype: Any = dtypes.int64,
-    device: Any = None,
+    low: int, high: int | Sequence[int], size: Sequence[int] | None = None,
+    generator: np.random.Generator | None = None, dtype: Any = dtypes.int64, device: Any = None,
 ) -> Tensor:
-    """Integers uniform in [low, high)."""
+    """Integers uniform in [low, high); ``randint(high, size)`` draws from [0, high), as PyTorch's overload."""
+    if size is None and isinstance(high, (Sequence, np.ndarray)) and not isinstance(high, (str, bytes)):
+        low, high, size = 0, low, high
+    elif size is None:
+        raise ArgumentTypeError("randint: argument 'size' is missing; hint: randint(low, high, (n,)) or "
+                                "randint(high, (n,))")
     dev = check_available("randint", device)
     low = check_int("randint", "low", low)
     high = check_int("randint", "high", high)
@@ -317,8 +409,47 @@ def randint(
     return _on(dev, array.astype(dtype, copy=False), False)
 
 
+def randperm(
+    n: int, generator: np.random.Generator | None = None, dtype: Any = dtypes.int64, requires_grad: bool = False,
+    device: Any = None,
+) -> Tensor:
+    """A random permutation of 0, ..., n − 1 (int64 unless ``dtype`` says otherwise)."""
+    dev = check_available("randperm", device)
+    n = check_int("randperm", "n", n)
+    if n < 0:
+        raise ArgumentError(f"randperm: argument 'n' must be ≥ 0, got {n}")
+    dtype = as_dtype("randperm", dtype)
+    _allocatable("randperm", (n,), dtype)
+    array = _generator("randperm", generator).permutation(n).astype(dtype, copy=False)
+    return _on(dev, array, requires_grad)
+
+
+def bernoulli(input: Any, p: float | None = None, *, generator: np.random.Generator | None = None) -> Tensor:  # noqa: A002
+    """0/1 draws, 1 with probability ``input`` (elementwise, in [0, 1]) or ``p``, in input's dtype and device.
+    Not differentiable: the result does not require grad, as in PyTorch."""
+    x = as_tensor("bernoulli", input)
+    probs = backend.to_numpy(x._data) if p is None else np.full(x.shape, check_number("bernoulli", "p", p))
+    if np.isnan(probs).any() or (probs < 0).any() or (probs > 1).any():
+        bad = probs[np.isnan(probs) | (probs < 0) | (probs > 1)].flat[0]
+        raise ArgumentError(f"bernoulli: probabilities must be in [0, 1], got {bad}; hint: squash scores with "
+                            f"sigmoid first")
+    draws = _generator("bernoulli", generator).random(x.shape) < probs
+    return _on(x.device, draws.astype(x.dtype), False)
+
+
 def randn_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False,
               device: Any = None) -> Tensor:
+    """Standard-normal samples in x's shape, dtype and device (``torch.randn_like``).
+
+    Args:
+        x: the tensor whose shape, dtype and device the result takes (a float dtype).
+        generator: where the numbers come from; the default generator (``cr.manual_seed``) when None.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: the result's device; x's when None.
+
+    Raises:
+        DTypeError: x is not a floating-point tensor.
+    """
     x = as_tensor("randn_like", x)
     return _random("randn_like", (x.shape,), generator, x.dtype, requires_grad, normal=True,
                    device=x.device if device is None else device)
@@ -326,6 +457,17 @@ def randn_like(x: Tensor, generator: np.random.Generator | None = None, requires
 
 def rand_like(x: Tensor, generator: np.random.Generator | None = None, requires_grad: bool = False,
               device: Any = None) -> Tensor:
+    """Samples uniform on [0, 1) in x's shape, dtype and device (``torch.rand_like``).
+
+    Args:
+        x: the tensor whose shape, dtype and device the result takes (a float dtype).
+        generator: where the numbers come from; the default generator (``cr.manual_seed``) when None.
+        requires_grad: whether the result is a leaf that records gradients.
+        device: the result's device; x's when None.
+
+    Raises:
+        DTypeError: x is not a floating-point tensor.
+    """
     x = as_tensor("rand_like", x)
     return _random("rand_like", (x.shape,), generator, x.dtype, requires_grad, normal=False,
                    device=x.device if device is None else device)

@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from chainrule import backend
 from chainrule.errors import ArgumentError, ArgumentTypeError, ChainruleError
 
@@ -43,6 +45,9 @@ class device:  # noqa: N801 - PyTorch's name: cr.device("cpu")
                 raise ArgumentError(f"device: an index ({index}) cannot be given with a device ({type}); hint: "
                                     f"device('{type.type}:{index}')")
             self._type, self._index = type.type, type.index
+            return
+        if isinstance(type, (int, np.integer)) and not isinstance(type, (bool, np.bool_)) and index is None:
+            self._type, self._index = "cuda", _check_index(int(type))  # device(0) is cuda:0, as in PyTorch
             return
         if not isinstance(type, str):
             raise ArgumentTypeError(
@@ -115,7 +120,8 @@ def as_device(op: str, value: Any) -> device:
             return device(value)
         except (ArgumentError, ArgumentTypeError) as e:
             raise ArgumentError(f"{op}: {e}") from None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        value = int(value)
         if value < 0:
             raise ArgumentError(f"{op}: a device index must be ≥ 0, got {value}; hint: device='cpu'")
         return device("cuda", value)

@@ -14,14 +14,23 @@ import numpy as np
 from chainrule.errors import DTypeError
 
 float16 = np.dtype(np.float16)
+"""16-bit floating point (``torch.float16``, ``cr.half``): a NumPy dtype."""
 float32 = np.dtype(np.float32)
+"""32-bit floating point, the default (``torch.float32``, ``cr.float``): a NumPy dtype."""
 float64 = np.dtype(np.float64)
+"""64-bit floating point (``torch.float64``, ``cr.double``): gradient checks run in it."""
 int32 = np.dtype(np.int32)
+"""32-bit signed integer (``torch.int32``, ``cr.int``)."""
 int64 = np.dtype(np.int64)
+"""64-bit signed integer (``torch.int64``, ``cr.long``): class labels and indices."""
 bool_ = np.dtype(np.bool_)
+"""Boolean (``torch.bool``, ``cr.bool``): masks and comparison results."""
 int16 = np.dtype(np.int16)
+"""16-bit signed integer (``torch.int16``, ``cr.short``)."""
 int8 = np.dtype(np.int8)
+"""8-bit signed integer (``torch.int8``)."""
 uint8 = np.dtype(np.uint8)
+"""8-bit unsigned integer (``torch.uint8``): image pixels."""
 
 default_float = float32
 

@@ -143,7 +143,7 @@ def _relocation(map_location: Any) -> Callable[[Tensor], Tensor]:
         target = check_available("load", as_device("load", map_location))
     if target.type == "cpu":
         return lambda t: t
-    return lambda t: Tensor(move(t.data, target))
+    return lambda t: Tensor(move(t._data, target))
 
 
 def _tensors(value: Any, relocate: Callable[[Tensor], Tensor]) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend, dtypes
-from chainrule.devices import CPU, DEVICE_TYPES, as_device, device
+from chainrule.devices import CPU, DEVICE_TYPES, DeviceError, as_device, device
 from chainrule.errors import ArgumentTypeError, BackwardError, DTypeError
 
 Scalar = int | float | bool
@@ -31,10 +31,10 @@ def as_array(data: Any, dtype: Any = None) -> Any:
     Arrays keep their dtype (and are not copied) unless ``dtype`` asks for another.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if backend.is_array(data):
         array = data if dtype is None or data.dtype == dtype else data.astype(dtype)
-        if type(array) is not np.ndarray and isinstance(array, np.ndarray):  # e.g. a Parameter's ``data`` view
+        if type(array) is not np.ndarray and isinstance(array, np.ndarray):  # e.g. a memmap or a matrix
             array = array.view(np.ndarray)
     elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, like an array
         array = np.asarray(data, dtype=dtype)
@@ -80,24 +80,36 @@ class Tensor:
 
     # ----- the values, and their version ----------------------------------------------------------------
     @property
-    def data(self) -> Any:
-        """The array of values. Assigning to it (``t.data = a``) counts as an in-place modification: it bumps
-        ``version``, so a graph that saved this tensor refuses to backpropagate through stale values.
+    def data(self) -> Tensor:
+        """The same values outside the graph, as PyTorch's ``.data``: a Tensor that shares this one's memory and
+        version counter and does not require grad. Its in-place methods write into this tensor without being
+        recorded: ``p.data.normal_(0, 0.02)``, ``p.data.zero_()``, ``p.data.add_(g, alpha=-lr)``,
+        ``p.data.copy_(w)``. Unlike PyTorch's, the version counter is shared, so a graph that saved the old
+        values refuses to backpropagate through the new ones instead of giving a silently wrong gradient.
 
-        Writing into the array itself (``t.data[0] = 1``, or through a NumPy view of it) is invisible to that
-        check, so while a graph holds these values for its backward pass the array is read-only: such a write
-        raises NumPy's "assignment destination is read-only" instead of making the gradient silently wrong. The
-        array becomes writable again once backward has run (without ``retain_graph``) or the graph is freed. To
-        change the values anyway, write through the tensor (``t[0] = 1`` or ``t.mul_(2)`` under
-        ``cr.no_grad()``: the graph then refuses to backpropagate through them); for a writable copy use
-        ``t.detach().clone()`` or ``t.numpy().copy()``. NumPy views taken while the array was read-only stay
-        read-only."""
-        return self._data
+        Assigning to it (``t.data = u``, a Tensor or an array) replaces the values and bumps ``version``.
+        ``t.numpy()`` is the array itself. While a graph holds the values for its backward pass, that array is
+        read-only, so a write into it (``t.numpy()[0] = 1``) raises NumPy's "assignment destination is
+        read-only" instead of making the gradient silently wrong; write through the tensor instead (``t[0] = 1``
+        or ``t.data.mul_(2)``: the graph then refuses to backpropagate through the changed values)."""
+        out = Tensor(self._data)
+        out._version = self._version
+        return out
 
     @data.setter
     def data(self, value: Any) -> None:
         self._data = as_array(value)
         self._version[0] += 1
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """NumPy's view of a CPU tensor (``np.asarray(t)``), as PyTorch's; a CUDA tensor goes through ``.cpu()``."""
+        if backend.is_device_array(self._data):
+            raise DeviceError(
+                f"__array__: a tensor on {self.device} cannot become a NumPy array implicitly; "
+                f"call .cpu() first (t.cpu().numpy())"
+            )
+        array = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return array.copy() if copy else array
 
     @property
     def version(self) -> int:
@@ -312,8 +324,8 @@ def parse_to(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[de
         first = rest.pop(0)
         if isinstance(first, Tensor):
             dev, dtype = first.device, first.dtype
-        elif isinstance(first, (device, str)) and _names_device(first):
-            dev = first
+        elif (isinstance(first, (device, str)) and _names_device(first)) or _is_index(first):
+            dev = first  # an int is a CUDA device index, as in PyTorch: to(0) is to('cuda:0')
             if rest and not isinstance(rest[0], (bool, np.bool_)):
                 dtype = rest.pop(0)
         elif first is not None:
@@ -328,6 +340,10 @@ def parse_to(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[de
         if not isinstance(value, (bool, np.bool_)):
             raise ArgumentTypeError(f"{op}: argument '{name}' must be True or False, got {value!r}")
     return (None if dev is None else as_device(op, dev)), dtype, bool(flags["copy"])
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _names_device(value: Any) -> bool:

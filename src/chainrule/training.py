@@ -35,13 +35,17 @@ from typing import Any, cast
 
 import numpy as np
 
-from chainrule import data, io, models, nn, optim, workspace
+from chainrule import data, io, models, nn, optim, threads, workspace
+from chainrule import distributed as dist
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.data import DataLoader, TensorDataset
+from chainrule.distributed.launch import THREAD_VARIABLES, core_share, launched, local_size
+from chainrule.distributed.sharding import RowShardGenerator, shard_bounds
 from chainrule.errors import ChainruleError
 from chainrule.io import atomic_write
 from chainrule.io.archive import temp_files
 from chainrule.nn import functional as F
+from chainrule.nn.parallel import DistributedDataParallel
 from chainrule.tensor import Tensor
 from chainrule.viz import plots
 
@@ -270,6 +274,12 @@ class Run:
     test_images: np.ndarray
     test_labels: np.ndarray
     classes: list[str]
+    forward: Any = None  # what trains: ``model``, or DistributedDataParallel around it over several processes
+    row_generator: RowShardGenerator | None = None  # dropout's masks, drawn for the global batch (several processes)
+
+    def __post_init__(self) -> None:
+        if self.forward is None:
+            self.forward = self.model
 
 
 def build(config: RunConfig) -> Run:
@@ -383,9 +393,65 @@ def run(
     an uninterrupted run. ``stop_after_batches`` stops the same way after that many batches (tests).
     Like every training program, it asks glibc to keep freed memory for the next step
     (``workspace.keep_freed_memory``; ``CHAINRULE_MALLOC=default`` keeps glibc's defaults).
+
+    Started by ``mpiexec -n P`` (or inside a process group already initialized), the P processes train one run
+    together: each takes its contiguous share of every global batch of ``batch_size`` (the single-process batch
+    sequence), DistributedDataParallel averages the gradients, batch norms become SyncBatchNorm and dropout's
+    masks are the single-process masks' rows, so the result equals one process's to float32 rounding on any P.
+    Rank 0 alone logs, shows progress and writes files; the test split is evaluated in shares and the sums
+    reduced. Every process stops at the same step on a signal (the flags are reduced after each step). A run
+    that cannot start raises on every process (``PeerError`` on those that did not fail themselves); a process
+    that fails while training raises ``RankError``, which must end the job (``RankError.abort``).
     """
     workspace.keep_freed_memory()
-    out = Path(out_dir)
+    ranks = _join_processes()
+    try:
+        history = _run(config, Path(out_dir), resume, epochs, progress, log, stop_after_batches, force, ranks)
+    except RankError:
+        raise  # the process group stays: the others wait in a collective until the job is aborted
+    except BaseException:
+        ranks.leave()
+        raise
+    ranks.leave()
+    return history
+
+
+def _run(config: RunConfig | None, out: Path, resume: bool, epochs: int | None, progress: bool | None,
+         log: Callable[[str], None], stop_after_batches: int | None, force: bool, ranks: _Ranks
+         ) -> list[dict[str, Any]]:
+    if not ranks.lead:
+        log, progress = _silent, False
+    try:
+        the_run, position, history = _start(config, out, resume, epochs, force, ranks)
+    except Exception as e:
+        ranks.agree(e)  # every process raises, so none waits for the others in a collective
+        raise
+    ranks.agree(None)  # nothing is written before every process has checked and loaded everything
+    training = _Training(the_run, out, position, history, log, sys.stderr.isatty() if progress is None else progress,
+                         stop_after_batches, ranks)
+    with _stop_on_signals(training.flag):
+        try:
+            if ranks.lead:
+                _begin_writing(training, force and not resume, resume, ranks.world)
+        except Exception as e:
+            ranks.agree(e, lead_only=True)
+            raise
+        ranks.agree(None, lead_only=True)
+        if ranks.many:
+            the_run.forward = DistributedDataParallel(the_run.model, broadcast_buffers=False)
+        try:
+            training.stop_if_asked(saved=True)  # the checkpoint on disk is the exact state
+            training.train()
+        except Exception as e:
+            if ranks.many:
+                raise RankError(ranks.rank, ranks.world, e) from e
+            raise
+    return history
+
+
+def _start(config: RunConfig | None, out: Path, resume: bool, epochs: int | None, force: bool, ranks: _Ranks
+           ) -> tuple[Run, _Position, list[dict[str, Any]]]:
+    """Check everything, load the data and build the run (from the checkpoint when resuming); nothing written."""
     if resume:
         checkpoint = _checkpoint_of(out, "train --resume")
         if checkpoint.name != CHECKPOINT or not out.is_dir():
@@ -399,25 +465,32 @@ def run(
     else:
         config.check()
         _refuse_held_folder(out, force)
+    if ranks.many and config.batch_size < ranks.world:
+        raise TrainingError(f"train: a batch of {config.batch_size} cannot be split over {ranks.world} processes "
+                            f"(each needs at least one image a step) — give --batch-size ≥ {ranks.world}, or start "
+                            f"fewer processes")
     the_run = build(config)  # loads the data: a run that cannot start has not touched the disk yet
+    if ranks.many:
+        _spread(the_run, ranks)
     position, history = _Position(), []
     if resume:
         saved = io.load_checkpoint(out / CHECKPOINT, model=the_run.model, optimizer=the_run.optimizer,
                                    scheduler=the_run.scheduler, rng=_generators(the_run))
         position, history = _Position.from_checkpoint(saved, len(the_run.loader)), saved.extra["history"]
-    training = _Training(the_run, out, position, history, log, sys.stderr.isatty() if progress is None else progress,
-                         stop_after_batches)
-    with _stop_on_signals(training.flag):
-        _prepare_folder(out, replace=force and not resume, log=log)
-        if resume:
-            log(f"resumed from {out / CHECKPOINT}: epoch {position.epoch}, batch {position.batch}")
-        else:
-            training.save()  # from now on a kill can be resumed
-        with _writing(out):
-            _write_atomic(out / CONFIG_FILE, json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-        training.stop_if_asked(saved=True)  # the checkpoint on disk is the exact state
-        training.train()
-    return history
+    return the_run, position, history
+
+
+def _begin_writing(training: _Training, replace: bool, resume: bool, world: int) -> None:
+    """The folder ready, the first checkpoint (a new run) and config.json (with the number of processes)."""
+    out, log, position = training.out, training.log, training.position
+    _prepare_folder(out, replace=replace, log=log)
+    if resume:
+        log(f"resumed from {out / CHECKPOINT}: epoch {position.epoch}, batch {position.batch}")
+    else:
+        training.save()  # from now on a kill can be resumed
+    with _writing(out):
+        saved = {**dataclasses.asdict(training.run.config), "world_size": world}
+        _write_atomic(out / CONFIG_FILE, json.dumps(saved, indent=2) + "\n")
 
 
 def _resumed_epochs(done: int | None, epochs: int | None, config: RunConfig) -> int:
@@ -470,6 +543,145 @@ def _generators(the_run: Run) -> dict[str, np.random.Generator]:
     return {"model": the_run.model_rng, "shuffle": the_run.shuffle_rng}
 
 
+# ----- several processes (mpiexec) ---------------------------------------------------------------------------
+
+
+class PeerError(TrainingError):
+    """A run over several processes could not start because another process failed (that one says why)."""
+
+
+class RankError(TrainingError):
+    """A process of a run over several processes failed while training. The others wait for it in a collective,
+    so the job must end: ``abort()`` (MPI_Abort) makes mpiexec stop every process. ``error`` is what it raised."""
+
+    def __init__(self, rank: int, world: int, error: BaseException) -> None:
+        text = str(error).splitlines()[0] if str(error) else ""
+        what = text.removeprefix("train: ") if isinstance(error, ChainruleError) else f"{type(error).__name__}: {text}"
+        super().__init__(f"train: rank {rank} of {world} failed: {what}")
+        self.rank, self.world, self.error = rank, world, error
+
+    def abort(self, status: int = 1) -> None:
+        dist.process_group.abort(status)
+
+
+@dataclasses.dataclass
+class _Ranks:
+    """This process's place among the processes training one run; rank 0 of 1 when it trains alone."""
+
+    rank: int = 0
+    world: int = 1
+    started: bool = False  # run() initialized the process group, so it destroys it
+
+    @property
+    def many(self) -> bool:
+        return self.world > 1
+
+    @property
+    def lead(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, values: Any) -> np.ndarray:
+        """``values`` summed over the processes (float64)."""
+        return dist.collectives.allreduce_array(np.array(values, dtype=np.float64))
+
+    def agree(self, error: Exception | None, lead_only: bool = False) -> None:
+        """Whether every process is ready to go on; when one is not, raise on every process: the first that
+        failed raises its error (naming its rank unless all failed alike, or only rank 0 had work to fail),
+        the others ``PeerError``. Alone, nothing to agree on: the caller raises its own error."""
+        if not self.many:
+            return
+        flags = np.zeros(self.world)
+        flags[self.rank] = error is not None
+        failed = np.flatnonzero(self.sum(flags))
+        if not len(failed):
+            return
+        first = int(failed[0])
+        if self.rank != first:
+            raise PeerError(f"train: rank {first} of {self.world} could not start the run (its message says why)")
+        assert error is not None
+        if lead_only or len(failed) == self.world:
+            raise error
+        raise TrainingError(f"train: rank {first} of {self.world} could not start the run: "
+                            f"{str(error).removeprefix('train: ')}") from error
+
+    def leave(self) -> None:
+        if self.started:
+            dist.destroy_process_group()
+
+
+def _join_processes() -> _Ranks:
+    """The process group this run trains in: the one initialized already, or MPI's world when mpiexec started
+    this process as one of several (read from the environment first: MPI is not started for one process)."""
+    if dist.is_initialized():
+        return _Ranks(dist.get_rank(), dist.get_world_size())
+    rank, world = launched()
+    if world == 1:
+        return _Ranks()
+    if not dist.is_available():
+        if rank:  # rank 0 says it: one line, not one per process
+            raise PeerError("train: rank 0 says why the run could not start")
+        raise TrainingError(f"train: mpiexec started {world} processes, but mpi4py is not installed — "
+                            f"pip install \"chainrule[mpi]\"")
+    dist.init_process_group("mpi")
+    _share_cores()
+    return _Ranks(dist.get_rank(), dist.get_world_size(), started=True)
+
+
+def _share_cores() -> None:
+    """Limit this process's thread pools to its share of the host's cores, unless the environment sizes them.
+
+    Each of P processes would otherwise run as many BLAS threads as there are cores, and threads that outnumber
+    the cores wait on each other (on the 2-core machine, busy, a LeNet-5 step with 2 BLAS threads took 400–580 ms
+    against 46 ms with one). ``--nproc`` sets the variables; this covers ``mpiexec``.
+    """
+    if any(name in os.environ for name in THREAD_VARIABLES):
+        return
+    share = core_share(local_size())
+    threads.set_num_threads(share)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the fast extra is optional; without it BLAS keeps its own count
+        return
+    threadpool_limits(limits=share, user_api="blas")
+
+
+def _silent(line: str) -> None:
+    """The log of every process but rank 0."""
+
+
+def _spread(the_run: Run, ranks: _Ranks) -> None:
+    """Make a run built for one process train its share on this one: batch norms take their statistics over
+    every process, and dropout draws the masks of the global batch (taking this process's rows)."""
+    nn.SyncBatchNorm.convert_sync_batchnorm(the_run.model)  # the same parameters: the optimizer still holds them
+    generator = RowShardGenerator(the_run.model_rng.bit_generator)  # shares the state that checkpoints save
+    for module in the_run.model.modules():
+        if getattr(module, "generator", None) is the_run.model_rng:
+            module.generator = generator
+            the_run.row_generator = generator
+
+
+def _evaluate_shared(model: nn.Module, images: np.ndarray, labels: np.ndarray, dataset: str, batch_size: int,
+                     ranks: _Ranks) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) over a split, each process evaluating its share of the batches."""
+    batches = -(-len(images) // batch_size)
+    first, stop = shard_bounds(batches, ranks.world, ranks.rank)
+    was_training = model.training
+    model.eval()
+    total, correct = 0.0, 0
+    try:
+        with no_grad():
+            for start in range(first * batch_size, min(stop * batch_size, len(images)), batch_size):
+                logits = model(to_input(images[start : start + batch_size], dataset))
+                y = labels[start : start + batch_size]
+                total += F.cross_entropy(logits, Tensor(y), reduction="sum").item()
+                correct += int((logits.numpy().argmax(axis=1) == y).sum())
+    finally:
+        model.train(was_training)
+    total, correct = ranks.sum([total, correct])
+    count = len(images)
+    return total / max(count, 1), float(correct / count) if count else math.nan
+
+
 class _StopFlag:
     """Set by SIGINT or SIGTERM while run() trains (the first signal wins); read by the loop at safe points."""
 
@@ -482,6 +694,15 @@ class _StopFlag:
 
     def is_set(self) -> bool:
         return self.signum is not None
+
+    def counts(self) -> list[int]:
+        """[SIGINT seen, SIGTERM seen] as 0 or 1: summed over the processes, every one reads the same decision."""
+        return [int(self.signum == signal.SIGINT), int(self.signum == signal.SIGTERM)]
+
+
+def _agreed_signal(counts: Any) -> int | None:
+    """The signal every process stops on, from the summed ``_StopFlag.counts``: SIGINT before SIGTERM."""
+    return signal.SIGINT if counts[0] else signal.SIGTERM if counts[1] else None
 
 
 @contextlib.contextmanager
@@ -533,10 +754,13 @@ class _Training:
     """The loop of run(): steps, evaluation, metrics and checkpoints, stopping only at safe points."""
 
     def __init__(self, the_run: Run, out: Path, position: _Position, history: list[dict[str, Any]],
-                 log: Callable[[str], None], show: bool, stop_after_batches: int | None) -> None:
+                 log: Callable[[str], None], show: bool, stop_after_batches: int | None,
+                 ranks: _Ranks | None = None) -> None:
         self.run, self.out, self.position, self.history, self.log = the_run, out, position, history, log
         self.show, self.stop_after_batches = show, stop_after_batches
+        self.ranks = ranks or _Ranks()
         self.flag = _StopFlag()
+        self.agreed: int | None = None  # the signal the processes agreed on after the last step (several)
         self.trained = 0  # batches trained by this call (for stop_after_batches)
         self.epoch_seconds: list[float] = []  # wall time of each whole epoch trained by this call (the ETA)
 
@@ -545,6 +769,8 @@ class _Training:
         return self.out / CHECKPOINT
 
     def save(self) -> None:
+        if not self.ranks.lead:
+            return  # the state is the same on every process: rank 0 writes it
         the_run, pos = self.run, self.position
         steps = len(the_run.loader)
         with _writing(self.checkpoint):
@@ -556,16 +782,23 @@ class _Training:
                        "epoch_start_shuffle": pos.epoch_start_shuffle if pos.batch else None},
             )
 
-    def stop_if_asked(self, saved: bool = False) -> None:
-        """At a safe point: when a signal came, save the exact state (unless just saved) and raise Interrupted."""
-        if self.flag.signum is None:
+    def stop_if_asked(self, saved: bool = False, agreed: bool = False) -> None:
+        """At a safe point: when a signal came, save the exact state (unless just saved) and raise Interrupted.
+
+        Over several processes the decision is the same on all: the flags are summed over them (``agreed``:
+        the step just did, with its sums)."""
+        if agreed:
+            signum = self.agreed
+        else:
+            signum = _agreed_signal(self.ranks.sum(self.flag.counts())) if self.ranks.many else self.flag.signum
+        if signum is None:
             return
         if not saved:
             self.save()  # a second signal now only sets the flag again: the write finishes
         pos = self.position
         where = f"epoch {pos.epoch + 1}, batch {pos.batch}" if pos.batch else f"the end of epoch {pos.epoch}"
         self.log(f"interrupted: saved {self.checkpoint} at {where}")
-        raise Interrupted(self.flag.signum, self.checkpoint)
+        raise Interrupted(signum, self.checkpoint)
 
     def train(self) -> None:
         for epoch in range(self.position.epoch, self.run.config.epochs):
@@ -588,10 +821,10 @@ class _Training:
         bar = _progress(len(the_run.loader), f"epoch {epoch + 1}/{the_run.config.epochs}", self.show)
         try:
             for xb, yb in _skip(iter(the_run.loader), pos.batch):
-                seen += self.step(xb, yb)
+                seen += self.shard_step(xb, yb) if self.ranks.many else self.step(xb, yb)
                 if bar is not None:
                     self.show_progress(bar, epoch, first, started, seen)
-                self.stop_if_asked()
+                self.stop_if_asked(agreed=self.ranks.many)
         finally:
             if bar is not None:
                 bar.close()
@@ -601,7 +834,7 @@ class _Training:
         """One optimization step and its bookkeeping, never interrupted half-way (signals wait for its end)."""
         the_run, pos = self.run, self.position
         config, optimizer = the_run.config, the_run.optimizer
-        logits = the_run.model(to_input(xb.data, config.dataset))
+        logits = the_run.model(to_input(xb._data, config.dataset))
         loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad()
         loss.backward()
@@ -610,13 +843,44 @@ class _Training:
             the_run.scheduler.step()
         n = len(yb)
         pos.sums[0] += loss.item() * n
-        pos.sums[1] += int((logits.numpy().argmax(axis=1) == yb.data).sum())
+        pos.sums[1] += int((logits.numpy().argmax(axis=1) == yb._data).sum())
         pos.sums[2] += n
         pos.batch += 1
         self.trained += 1
         if self.stop_after_batches is not None and self.trained == self.stop_after_batches:
             self.flag.set(signal.SIGINT)
         return n
+
+    def shard_step(self, xb: Tensor, yb: Tensor) -> int:
+        """``step`` over several processes: this one trains on its rows of the global batch; the sums of the
+        batch's bookkeeping and the stop flags are reduced over the processes in one allreduce."""
+        the_run, pos, ranks = self.run, self.position, self.ranks
+        config, optimizer = the_run.config, the_run.optimizer
+        total = len(yb)
+        lo, hi = shard_bounds(total, ranks.world, ranks.rank)
+        if the_run.row_generator is not None:
+            the_run.row_generator.shard(lo, hi, total)
+        y = yb._data[lo:hi]
+        logits = the_run.forward(to_input(xb._data[lo:hi], config.dataset))
+        n = hi - lo
+        # the share's mean weighted by n·P/N: the average DistributedDataParallel takes is the global batch's mean
+        loss = F.cross_entropy(logits, Tensor(y)) if n else F.cross_entropy(logits, Tensor(y), reduction="sum")
+        optimizer.zero_grad()
+        (loss * (n * ranks.world / total)).backward()
+        optimizer.step()
+        if config.schedule == "onecycle":
+            the_run.scheduler.step()
+        pos.batch += 1
+        self.trained += 1
+        if self.stop_after_batches is not None and self.trained == self.stop_after_batches:
+            self.flag.set(signal.SIGINT)
+        correct = int((logits.numpy().argmax(axis=1) == y).sum())
+        loss_sum, correct, seen, *signals = self.ranks.sum([loss.item() * n, correct, n, *self.flag.counts()])
+        pos.sums[0] += float(loss_sum)
+        pos.sums[1] += int(correct)
+        pos.sums[2] += int(seen)
+        self.agreed = _agreed_signal(signals)
+        return total
 
     def show_progress(self, bar: Any, epoch: int, first: int, started: float, seen: int) -> None:
         pos, steps = self.position, len(self.run.loader)
@@ -635,12 +899,16 @@ class _Training:
     def finish_epoch(self, epoch: int, elapsed: float, seen: int) -> dict[str, Any]:
         """Evaluate, step the schedule, record the epoch's metrics, write them and the checkpoint."""
         the_run, config = self.run, self.run.config
-        result = _evaluate(the_run.model, the_run.test_images, the_run.test_labels, config.dataset, EVAL_BATCH_SIZE,
-                           stop=self.flag.is_set)
-        if result is None:
-            self.stop_if_asked()  # saved with the epoch's batches done: a resume evaluates again
-        test_loss, predictions = result  # type: ignore[misc]
-        test_acc = float((predictions == the_run.test_labels).mean()) if len(predictions) else math.nan
+        if self.ranks.many:  # a few seconds at most: a signal waits for the agreement after it
+            test_loss, test_acc = _evaluate_shared(the_run.model, the_run.test_images, the_run.test_labels,
+                                                   config.dataset, EVAL_BATCH_SIZE, self.ranks)
+        else:
+            result = _evaluate(the_run.model, the_run.test_images, the_run.test_labels, config.dataset,
+                               EVAL_BATCH_SIZE, stop=self.flag.is_set)
+            if result is None:
+                self.stop_if_asked()  # saved with the epoch's batches done: a resume evaluates again
+            test_loss, predictions = result  # type: ignore[misc]
+            test_acc = float((predictions == the_run.test_labels).mean()) if len(predictions) else math.nan
         lr = the_run.optimizer.param_groups[0]["lr"]
         if config.schedule == "plateau":
             the_run.scheduler.step(test_loss)
@@ -649,12 +917,13 @@ class _Training:
         sums = self.position.sums
         row = {"epoch": epoch + 1, "train_loss": sums[0] / max(sums[2], 1), "train_acc": sums[1] / max(sums[2], 1),
                "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "epoch_time_s": round(elapsed, 3),
-               "samples_per_s": round(seen / max(elapsed, 1e-9), 1)}
+               "samples_per_s": round(seen / max(elapsed, 1e-9), 1), "world_size": self.ranks.world}
         self.history.append(row)
         self.position = _Position(epoch + 1)
         # the metrics first, the checkpoint last: a kill in between redoes this epoch and writes both again
-        with _writing(self.out):
-            _write_metrics(self.out, self.history)
+        if self.ranks.lead:
+            with _writing(self.out):
+                _write_metrics(self.out, self.history)
         self.save()
         return row
 
@@ -699,7 +968,8 @@ def _write_atomic(path: Path, text: str) -> None:
 def _write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
     _write_atomic(out / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
     text = _io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    # every row's columns, in order of appearance (a run resumed from an older checkpoint gains world_size)
+    writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(key for row in history for key in row)))
     writer.writeheader()
     writer.writerows(history)
     _write_atomic(out / "metrics.csv", text.getvalue())

@@ -53,8 +53,8 @@ def test_leaf_grad_owns_its_memory():
     b = cr.tensor([3.0, 4.0], requires_grad=True)
     g = np.array([1.0, 1.0], dtype=np.float32)
     (a + b).backward(g)
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    assert not np.shares_memory(a.grad.data, g)
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    assert not np.shares_memory(a.grad.numpy(), g)
 
 
 def test_leaf_grad_takes_a_fresh_gradient_without_copying_and_copies_shared_ones():
@@ -70,26 +70,26 @@ def test_leaf_grad_takes_a_fresh_gradient_without_copying_and_copies_shared_ones
             return 2 * x
 
         def backward(self, gy):
-            gx = cr.Tensor(2 * gy.data)
-            made.append(gx.data)
+            gx = cr.Tensor(2 * gy.numpy())
+            made.append(gx.numpy())
             return gx
 
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     Scale()(x).sum().backward()
-    assert x.grad.data is made[0]
+    assert x.grad.numpy() is made[0]
     a = cr.tensor(np.ones((2, 3), np.float32), requires_grad=True)
     b = cr.tensor(np.ones(6, np.float32), requires_grad=True)
     c = cr.tensor(np.ones(6, np.float32), requires_grad=True)
     g = cr.tensor(np.arange(6, dtype=np.float32))
     (a.reshape(6) + b + c).backward(g)  # b and c receive g itself, a a view of it
-    grads = [a.grad.data, b.grad.data, c.grad.data, g.data]
+    grads = [a.grad.numpy(), b.grad.numpy(), c.grad.numpy(), g.numpy()]
     for i in range(4):
         for j in range(i + 1, 4):
             assert not np.shares_memory(grads[i], grads[j])
-    b.grad.data += 1
-    np.testing.assert_array_equal(g.data, np.arange(6))
-    np.testing.assert_array_equal(c.grad.data, np.arange(6))
-    np.testing.assert_array_equal(a.grad.data, np.arange(6).reshape(2, 3))
+    b.grad.numpy()[...] += 1
+    np.testing.assert_array_equal(g.numpy(), np.arange(6))
+    np.testing.assert_array_equal(c.grad.numpy(), np.arange(6))
+    np.testing.assert_array_equal(a.grad.numpy(), np.arange(6).reshape(2, 3))
 
 
 def test_long_chain_is_iterative_not_recursive():
@@ -344,3 +344,17 @@ def test_output_used_in_backward_survives_when_user_drops_it():
     gc.collect()
     loss.backward()
     np.testing.assert_allclose(x.grad.numpy(), 6 * np.exp(2 * x.numpy()), rtol=1e-6)
+
+
+def test_backward_inputs_fills_only_the_chosen_leaves_as_pytorch():
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    b = cr.tensor([3.0, 4.0], requires_grad=True)
+    (a * b).sum().backward(inputs=[a])
+    assert a.grad.tolist() == [3.0, 4.0] and b.grad is None
+    (a * b).sum().backward(gradient=cr.tensor(2.0), inputs=b)
+    assert a.grad.tolist() == [3.0, 4.0] and b.grad.tolist() == [2.0, 4.0]
+    ta, tb = torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor([3.0, 4.0], requires_grad=True)
+    (ta * tb).sum().backward(inputs=[ta])
+    assert ta.grad.tolist() == a.grad.tolist() and tb.grad is None
+    with pytest.raises(cr.ChainruleError, match=r"backward: inputs\[0\] must be a leaf tensor that requires grad"):
+        (a * b).sum().backward(inputs=[a * 2])

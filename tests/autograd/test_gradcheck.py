@@ -24,7 +24,7 @@ class _WrongSecondDerivative(Function):
         return x**3
 
     def backward(self, gy):
-        return gy * cr.Tensor(3 * self.inputs[0].data ** 2)
+        return gy * cr.Tensor(3 * self.inputs[0].numpy() ** 2)
 
 
 def _x(shape=(2, 3), seed=0):

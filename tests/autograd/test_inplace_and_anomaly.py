@@ -11,7 +11,7 @@ def test_modifying_a_saved_input_in_place_makes_backward_raise():
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     w = cr.tensor([0.5, 0.5, 0.5])
     y = (x * w).sum()  # Mul saves w
-    w.data = w.data * 2  # assignment to .data is an in-place modification
+    w.data = w.numpy() * 2  # assignment to .data is an in-place modification
     with pytest.raises(cr.BackwardError) as info:
         y.backward()
     message = str(info.value)
@@ -26,8 +26,8 @@ def test_augmented_assignment_on_data_counts_too():
     y = cr.exp(h).sum()  # Exp saves its output
     out = y.creator.inputs[0]  # exp(h)
     with pytest.raises(ValueError, match="read-only"):  # += writes into the saved array: refused at the write
-        out.data += 1
-    out.data = out.data + 1
+        out.numpy()[...] += 1
+    out.data = out.numpy() + 1
     with pytest.raises(cr.BackwardError, match=r"output 0 of Exp .* is at version 1; expected version 0"):
         y.backward()
 
@@ -57,7 +57,7 @@ def test_ops_that_do_not_read_values_allow_changes():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     c = cr.tensor([3.0, 4.0])
     y = (x + c).sum()  # add never reads its inputs' values
-    c.data = c.data * 0
+    c.data = c.numpy() * 0
     y.backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
 

@@ -336,11 +336,29 @@ def test_softmax_without_dim_uses_torchs_implicit_choice():
     assert_close(y.numpy(), yt.numpy())
 
 
-def test_inplace_is_refused():
-    with pytest.raises(ValueError, match="in-place"):
-        nn.ReLU(inplace=True)
-    with pytest.raises(ValueError, match="in-place"):
-        nn.Dropout(inplace=True)
+def test_inplace_writes_into_the_input_outside_the_graph_and_stays_exact_inside_it():
+    x = cr.tensor([-1.0, 2.0, -3.0])
+    out = nn.ReLU(inplace=True)(x)
+    assert out is x and x.tolist() == [0.0, 2.0, 0.0] and "inplace=True" in repr(nn.ReLU(inplace=True))
+    pairs = ((nn.LeakyReLU(0.1, inplace=True), torch.nn.LeakyReLU(0.1)), (nn.ELU(inplace=True), torch.nn.ELU()))
+    for layer, ref in pairs:
+        y = cr.tensor([-1.0, 2.0])
+        assert layer(y) is y
+        np.testing.assert_allclose(y.numpy(), ref(torch.tensor([-1.0, 2.0])).numpy(), rtol=1e-6)
+    w = cr.tensor([-1.0, 2.0], requires_grad=True)
+    h = w * 2
+    r = F.relu(h, inplace=True)  # h requires grad: the same values out of place, so backward stays exact
+    r.sum().backward()
+    assert r.tolist() == [0.0, 4.0] and w.grad.tolist() == [0.0, 2.0]
+    d = cr.ones(1000)
+    kept = nn.Dropout(0.5, inplace=True)(d)
+    assert kept is d and set(np.unique(d.numpy())) <= {0.0, 2.0}
+    z = cr.ones(3)
+    seen = z * cr.tensor([1.0, 2.0, 3.0], requires_grad=True)  # z is saved by this graph
+    F.relu(z * -1, inplace=True)  # a new tensor: z itself is untouched
+    nn.ReLU(inplace=True)(z)  # z is written (same values), and its version moves
+    with pytest.raises(cr.BackwardError, match="modified by an inplace operation"):
+        seen.sum().backward()
 
 
 # ----- losses -------------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def test_lenet_trains_like_torch_for_a_few_steps():
         nn.CrossEntropyLoss()(model(cr.Tensor(images)), cr.Tensor(labels)).backward()
         torch.nn.CrossEntropyLoss()(tmodel(torch.tensor(images)), torch.tensor(labels)).backward()
         for p in model.parameters():
-            p.data -= np.float32(0.1) * p.grad.data
+            p.numpy()[...] -= np.float32(0.1) * p.grad.numpy()
         with torch.no_grad():
             for p in tmodel.parameters():
                 p -= 0.1 * p.grad

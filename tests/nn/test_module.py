@@ -81,7 +81,7 @@ def test_parameter_shares_memory_and_ops_return_tensors():
     t = cr.zeros(3)
     p = nn.Parameter(t)
     p.data[0] = 5.0
-    assert t.data[0] == 5.0
+    assert t.numpy()[0] == 5.0
     y = p * 2
     assert type(y) is cr.Tensor
     assert type(p.detach()) is cr.Tensor
@@ -136,7 +136,7 @@ def test_state_dict_shares_memory_and_keep_vars():
     sd = lin.state_dict()
     assert not isinstance(sd["weight"], nn.Parameter) and not sd["weight"].requires_grad
     lin.weight.data[0, 0] = 42.0
-    assert sd["weight"].data[0, 0] == 42.0  # as PyTorch: the values are views
+    assert sd["weight"].numpy()[0, 0] == 42.0  # as PyTorch: the values are views
     assert lin.state_dict(keep_vars=True)["weight"] is lin.weight
 
 
@@ -162,7 +162,7 @@ def test_setattr_registration_rules():
     m.w = None
     assert m.w is None and "w" not in dict(m.named_parameters())
     m.buf = cr.ones(2)  # assigning to a buffer name replaces the buffer
-    assert m.buf.data[0] == 1.0 and list(m._buffers) == ["buf"]
+    assert m.buf.numpy()[0] == 1.0 and list(m._buffers) == ["buf"]
     with pytest.raises(TypeError):
         m.buf = 3
     m.sub = nn.Parameter(cr.ones(1))  # a name moves between registries
@@ -298,14 +298,14 @@ def test_round_trip_with_torch(nets):
 def test_load_casts_in_place_and_keeps_identity():
     lin = nn.Linear(3, 2)
     w = lin.weight
-    data = w.data
+    data = w.numpy()
     new = {"weight": np.arange(6, dtype=np.float64).reshape(2, 3), "bias": [1, 2]}
     lin.load_state_dict(new)
-    assert lin.weight is w and lin.weight.data is data and w.dtype == np.float32
+    assert lin.weight is w and lin.weight.numpy() is data and w.dtype == np.float32
     np.testing.assert_array_equal(w.numpy(), new["weight"])
     np.testing.assert_array_equal(lin.bias.numpy(), [1.0, 2.0])
     new["weight"][0, 0] = 99.0  # a copy was taken
-    assert w.data[0, 0] == 0.0
+    assert w.numpy()[0, 0] == 0.0
 
 
 def test_strict_load_lists_every_problem_and_changes_nothing(nets):

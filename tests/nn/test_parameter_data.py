@@ -13,10 +13,11 @@ from chainrule import nn
 from chainrule.nn import init
 
 
-def test_data_is_a_view_of_the_parameter_with_in_place_methods():
+def test_data_is_a_tensor_sharing_memory_and_version_with_in_place_methods():
     p = nn.Parameter(cr.zeros(2, 3))
     data = p.data
-    assert isinstance(data, np.ndarray) and np.shares_memory(data, p.numpy()) and p.data is data
+    assert type(data) is cr.Tensor and not data.requires_grad and data.creator is None
+    assert np.shares_memory(data.numpy(), p.numpy()) and data.size() == (2, 3) and data.shape == p.shape
     version = p.version
     assert data.fill_(2.0) is data and p.numpy().tolist() == [[2.0] * 3] * 2
     data.add_(cr.ones(2, 3), alpha=-0.5)
@@ -27,11 +28,22 @@ def test_data_is_a_view_of_the_parameter_with_in_place_methods():
     data.copy_(cr.arange(6.0).reshape(2, 3))
     assert p.numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
     data.zero_()
-    assert not p.numpy().any() and p.version == version + 8 and p.dtype == np.float32
+    assert not p.numpy().any() and p.version == version + 8 and data.version == p.version and p.dtype == np.float32
     assert p.data.dim() == 2 and p.data.numel() == 6 and p.grad is None and p.is_leaf
     copy = p.data.clone()
-    copy += 1
-    assert not p.numpy().any() and p.data.cpu() is p.data and np.shares_memory(p.data.cpu().numpy(), p.numpy())
+    copy.add_(1)
+    assert not p.numpy().any() and copy.numpy().tolist() == [[1.0] * 3] * 2
+    assert p.data.cpu().numpy() is p.numpy()
+
+
+def test_every_tensor_has_data_as_pytorch_and_its_grad_too():
+    x = cr.ones(3, requires_grad=True)
+    (x * x).sum().backward()
+    x.grad.data.zero_()  # the old PyTorch idiom for zeroing a gradient
+    assert x.grad.numpy().tolist() == [0.0] * 3
+    values, indices = (x * cr.tensor([1.0, 3.0, 2.0])).data.max(0)  # (values, indices), as PyTorch
+    assert values.item() == 3.0 and indices.item() == 1
+    assert f"{x.data.sum():.1f}" == "3.0" and x.data.numpy() is x.numpy()
 
 
 def test_data_writes_need_no_no_grad_and_build_no_graph():
@@ -49,20 +61,23 @@ def test_a_graph_that_saved_the_parameter_refuses_backward_after_a_data_write():
         y.backward()
 
 
-def test_arithmetic_on_data_gives_plain_arrays_and_tensors_hold_plain_arrays():
+def test_arithmetic_on_data_gives_tensors_outside_the_graph_and_numpy_sees_the_values():
     p = nn.Parameter(cr.ones(2, 2))
     out = p.data * 2 + 1
-    assert type(out) is np.ndarray and type((p.data[0]).sum()) is not type(p.data)
-    assert type(cr.Tensor(p.data).data) is np.ndarray and type(cr.tensor(p.data).data) is np.ndarray
+    assert type(out) is cr.Tensor and not out.requires_grad and out.numpy().tolist() == [[3.0] * 2] * 2
+    assert np.asarray(p.data) is p.numpy() and np.asarray(p, dtype=np.float64).dtype == np.float64
+    np.testing.assert_array_equal(p.data, np.ones((2, 2)))  # NumPy takes tensors where it takes arrays
 
 
-def test_assigning_data_keeps_working():
+def test_assigning_data_replaces_the_values_and_bumps_the_version():
     p = nn.Parameter(cr.ones(2))
-    memory = p.numpy()
-    p.data -= 1  # in place: the same memory
-    assert np.shares_memory(p.numpy(), memory) and p.numpy().tolist() == [0.0, 0.0]
-    p.data = np.full(3, 7.0, dtype=np.float32)  # a new array: the parameter now holds it
-    assert p.shape == (3,) and p.numpy().tolist() == [7.0] * 3 and type(p.data) is not np.ndarray
+    version = p.version
+    p.data -= 1  # p.data = p.data - 1: the parameter holds the result
+    assert p.numpy().tolist() == [0.0, 0.0] and p.version == version + 1 and p.requires_grad
+    p.data = np.full(3, 7.0, dtype=np.float32)  # an array, or a tensor
+    assert p.shape == (3,) and p.numpy().tolist() == [7.0] * 3 and type(p.data) is cr.Tensor
+    p.data = cr.zeros(3)
+    assert p.numpy().tolist() == [0.0] * 3 and type(p) is nn.Parameter and p.version == version + 3
 
 
 def test_the_sgd_by_hand_idiom_equals_sgd():

@@ -136,7 +136,7 @@ def test_cell_gradcheck_over_three_steps(name):
     r = rng(6)
     xs = cr.tensor(r.standard_normal((3, 2, 3)), requires_grad=True)
     h0 = cr.tensor(r.standard_normal((2, 2)), requires_grad=True)
-    weights = [cr.tensor(p.data.copy(), requires_grad=True) for p in cell.parameters()]  # w_ih, w_hh, b_ih, b_hh
+    weights = [cr.tensor(p.numpy().copy(), requires_grad=True) for p in cell.parameters()]  # w_ih, w_hh, b_ih, b_hh
 
     def unrolled(xs, h0, w_ih, w_hh, b_ih, b_hh):
         state = (h0, h0 * 0.5)
@@ -158,7 +158,7 @@ def test_vanishing_gradient_is_visible_in_a_tanh_rnn():
     T = 30
     model = nn.RNN(4, 16, generator=np.random.default_rng(7))
     with cr.no_grad():
-        model.weight_hh_l0.data *= 0.3  # small recurrent weights: spectral radius well below 1
+        model.weight_hh_l0.numpy()[...] *= 0.3  # small recurrent weights: spectral radius well below 1
     model.record_hidden_states = True
     x = cr.tensor(rng(8).standard_normal((T, 2, 4)).astype(np.float32))
     out, _ = model(x)

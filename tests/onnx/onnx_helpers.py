@@ -62,7 +62,7 @@ def roundtrip(case: str, model: cr.nn.Module, make: Callable[[int], Sequence[np.
     for n in sizes:
         arrays = make(n)
         with cr.no_grad():
-            expected = [t.data for t in flat(model(*[cr.tensor(a) for a in arrays]))]
+            expected = [t.numpy() for t in flat(model(*[cr.tensor(a) for a in arrays]))]
         got = run.run(None, dict(zip(names, arrays)))
         assert len(got) == len(expected)
         for e, o in zip(expected, got):

@@ -1,6 +1,6 @@
 """Run the ONNX export tests and print each exported case's largest |onnxruntime − chainrule| difference:
 
-    .venv/bin/python tests/onnx/report_differences.py
+.venv/bin/python tests/onnx/report_differences.py
 """
 
 from __future__ import annotations

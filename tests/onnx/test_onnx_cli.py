@@ -38,8 +38,8 @@ def test_export_writes_the_runs_model(capsys: pytest.CaptureFixture, trained: Pa
     x = to_input(images, "digits")
     model, _ = load_trained(trained)
     with no_grad():
-        expected = model(x).data
-    got = session(target.read_bytes()).run(["output"], {"input": x.data})[0]
+        expected = model(x).numpy()
+    got = session(target.read_bytes()).run(["output"], {"input": x.numpy()})[0]
     assert np.max(np.abs(got - expected)) <= 1e-5
 
 

@@ -84,6 +84,10 @@ LAYERS: dict[str, tuple[Callable[[], nn.Module], Callable[[int], list[np.ndarray
                                "AveragePool"),
     "LPPool2d p=1": (lambda: nn.LPPool2d(1, 3), images(), "AveragePool"),
     "LPPool2d p=inf": (lambda: nn.LPPool2d(math.inf, 2), images(), "MaxPool"),
+    "LPPool2d mean p=2": (lambda: nn.LPPool2d(2, 2, mean=True), images(), "AveragePool"),  # the mean itself
+    "LPPool2d mean p=3 ceil_mode": (lambda: nn.LPPool2d(3, (2, 3), stride=2, ceil_mode=True, mean=True),
+                                    images(positive=True), "Mul"),
+    "LPPool2d mean p=1": (lambda: nn.LPPool2d(1, 3, mean=True), images(), "AveragePool"),
     "AdaptiveAvgPool2d 1": (lambda: nn.AdaptiveAvgPool2d(1), images(), "GlobalAveragePool"),
     "AdaptiveAvgPool2d divisible": (lambda: nn.AdaptiveAvgPool2d(3), images(), "AveragePool"),
     "AdaptiveAvgPool2d uneven windows": (lambda: nn.AdaptiveAvgPool2d((4, 2)), images(h=7, w=5), "MatMul"),
@@ -155,5 +159,5 @@ def test_parameters_are_initializers_named_by_module_path() -> None:
     weight = next(i for i in proto.graph.initializer if i.name == "0.0.weight")
     from onnx import numpy_helper
 
-    np.testing.assert_array_equal(numpy_helper.to_array(weight), model[0][0].weight.data)
+    np.testing.assert_array_equal(numpy_helper.to_array(weight), model[0][0].weight.numpy())
     assert "0.1.num_batches_tracked" not in names  # buffers no op reads are not written

@@ -127,7 +127,7 @@ def test_named_dynamic_axes_appear_in_the_graph() -> None:
     assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "logits_dynamic_axes_1"
     x = randn(np.random.default_rng(1), 11, 1, 8, 8)
     with cr.no_grad():
-        expected = model(cr.tensor(x)).data
+        expected = model(cr.tensor(x)).numpy()
     got: Any = session(buffer.getvalue()).run(["logits"], {"image": x})[0]
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 

@@ -96,10 +96,10 @@ def test_lstm_weights_are_reordered_to_onnx_gate_order() -> None:
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     assert sorted(n for n in inits if not n.startswith("onnx::")) == ["rnn.B_l0", "rnn.R_l0", "rnn.W_l0"]
     assert inits["rnn.W_l0"].shape == (1, 4 * HIDDEN, FEATURES)
-    o_gate = model.rnn.weight_ih_l0.data[3 * HIDDEN:]  # PyTorch's 4th block is the output gate, ONNX's 2nd
+    o_gate = model.rnn.weight_ih_l0.numpy()[3 * HIDDEN:]  # PyTorch's 4th block is the output gate, ONNX's 2nd
     np.testing.assert_array_equal(inits["rnn.W_l0"][0, HIDDEN:2 * HIDDEN], o_gate)
     b = inits["rnn.B_l0"][0]  # [W_b; R_b]
-    np.testing.assert_array_equal(b[4 * HIDDEN:5 * HIDDEN], model.rnn.bias_hh_l0.data[:HIDDEN])
+    np.testing.assert_array_equal(b[4 * HIDDEN:5 * HIDDEN], model.rnn.bias_hh_l0.numpy()[:HIDDEN])
 
 
 class Cell(nn.Module):
@@ -141,4 +141,4 @@ def test_sequence_length_and_batch_both_dynamic() -> None:
             logits, (h, c) = model(cr.tensor(t))
         got = run.run(None, {"tokens": t})
         for o, e in zip(got, (logits, h, c)):
-            assert o.shape == e.shape and np.max(np.abs(o - e.data)) <= 1e-5
+            assert o.shape == e.shape and np.max(np.abs(o - e.numpy())) <= 1e-5

@@ -15,7 +15,7 @@ OPS = {
     "mul": (lambda a, b: a * b, lambda a, b: a * b),
     "div": (lambda a, b: a / (b * b + 1), lambda a, b: a / (b * b + 1)),
     "maximum": (cr.maximum, torch.maximum),
-    "where": (lambda a, b: cr.where(a.data > 0, a, b), lambda a, b: torch.where(a > 0, a, b)),
+    "where": (lambda a, b: cr.where(a.numpy() > 0, a, b), lambda a, b: torch.where(a > 0, a, b)),
 }
 
 

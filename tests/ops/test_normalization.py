@@ -55,7 +55,7 @@ def test_batch_norm_running_statistics_match_torch_after_several_steps(shape, mo
     rm, rv = cr.zeros(C, dtype=dtype), cr.ones(C, dtype=dtype)
     trm, trv = torch.zeros(C, dtype=torch.float64 if dtype == np.float64 else torch.float32), None
     trv = torch.ones_like(trm)
-    rm_array, rv_array = rm.data, rv.data
+    rm_array, rv_array = rm.numpy(), rv.numpy()
     for step in range(5):
         x = (rng(10 + step).standard_normal(shape) * (step + 1) + step).astype(dtype)
         F.batch_norm(cr.Tensor(x), rm, rv, training=True, momentum=momentum)
@@ -63,7 +63,7 @@ def test_batch_norm_running_statistics_match_torch_after_several_steps(shape, mo
     tol = 1e-6 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(rm.numpy(), trm.numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=tol, atol=tol)  # unbiased variance, as PyTorch
-    assert rm.data is rm_array and rv.data is rv_array  # updated in place
+    assert rm.numpy() is rm_array and rv.numpy() is rv_array  # updated in place
     assert rm.dtype == dtype and rv.dtype == dtype
     # evaluation with the accumulated statistics matches too
     x = rng(20).standard_normal(shape).astype(dtype)

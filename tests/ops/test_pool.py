@@ -2,6 +2,7 @@
 gradcheck and gradgradcheck, PyTorch's divisors, −inf padding, and the argument checks."""
 
 import contextlib
+import math
 
 import numpy as np
 import pytest
@@ -366,6 +367,69 @@ def test_lp_pool2d_double_backward_matches_torch():
     check_torch(lambda x: F.lp_pool2d(x, p, (kh, kw), (sh, sw)), reference, [x])
     gy = _normal(reference(torch.tensor(x)).shape, seed=25)
     check_torch(*_double_backward(lambda x: F.lp_pool2d(x, p, (kh, kw), (sh, sw)), reference), [x, gy])
+
+
+def _lp_mean(p, case):
+    """The power mean ((1/|P|)·Σ x^p)^(1/p), and PyTorch's power sum divided by (kh·kw)^(1/p), which equals it."""
+    k, s, c = case
+    kh, kw = (k, k) if isinstance(k, int) else k
+    return (lambda x: F.lp_pool2d(x, p, k, s, c, mean=True),
+            lambda x: TF.lp_pool2d(x, p, k, s, c) / (kh * kw) ** (1 / p))
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 1.5])
+@pytest.mark.parametrize("case", LP_CASES)
+def test_lp_pool2d_mean_is_the_power_sum_over_the_kernel_area_as_in_torch(p, case):
+    check_torch(*_lp_mean(p, case), [_positive((2, 3, 7, 8), seed=30)])
+
+
+def test_lp_pool2d_mean_values_by_hand():
+    """One 2×2 window [1, 2; 3, 4]: the root mean square √7.5, the mean 2.5, and the gradient x/(4·y) for p = 2."""
+    x = cr.tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]], dtype=np.float64), requires_grad=True)
+    y = F.lp_pool2d(x, 2, 2, mean=True)
+    assert y.item() == pytest.approx(math.sqrt(7.5), rel=1e-15)
+    assert F.lp_pool2d(x, 1, 2, mean=True).item() == 2.5
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), x.numpy() / (4 * math.sqrt(7.5)), rtol=1e-14)
+    assert F.lp_pool2d(x, float("inf"), 2, mean=True).item() == 4.0  # the limit p → ∞ of the mean is the max
+
+
+def test_lp_pool2d_mean_zero_window_has_zero_gradient_and_float32_stays_float32():
+    x = np.zeros((1, 1, 4, 4), dtype=np.float32)
+    x[0, 0, 2:, 2:] = 1.5
+    xt = cr.tensor(x, requires_grad=True)
+    y = F.lp_pool2d(xt, 2, 2, mean=True)
+    assert y.dtype == cr.float32
+    y.sum().backward()
+    assert xt.grad.dtype == cr.float32
+    np.testing.assert_array_equal(xt.grad.numpy()[0, 0, :2, :2], 0)
+    np.testing.assert_allclose(xt.grad.numpy()[0, 0, 2:, 2:], 0.25, rtol=1e-6)  # x/(4·y) = 1.5/(4·1.5)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+@pytest.mark.parametrize("case", [LP_CASES[1], LP_CASES[2]])
+def test_lp_pool2d_mean_gradcheck_and_gradgradcheck(p, case):
+    check_grads(_lp_mean(p, case)[0], [_positive((1, 1, 6, 7), seed=31, dtype=np.float64)])
+
+
+def test_lp_pool2d_mean_double_backward_matches_torch():
+    (kh, kw), (sh, sw), p = (2, 3), (2, 3), 3
+
+    def reference(x):
+        return x.unfold(2, kh, sh).unfold(3, kw, sw).pow(p).mean((-1, -2)).pow(1 / p)
+
+    def pool(x):
+        return F.lp_pool2d(x, p, (kh, kw), (sh, sw), mean=True)
+
+    x = _positive((2, 2, 7, 8), seed=32)
+    check_torch(pool, reference, [x])
+    gy = _normal(reference(torch.tensor(x)).shape, seed=33)
+    check_torch(*_double_backward(pool, reference), [x, gy])
+
+
+def test_lp_pool2d_mean_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"lp_pool2d: argument 'mean' must be True or False, got .*str"):
+        F.lp_pool2d(cr.tensor(_positive((1, 1, 4, 4))), 2, 2, mean="yes")
 
 
 # ----- adaptive average pooling ---------------------------------------------------------------------------

@@ -107,9 +107,9 @@ def cr_steps(opt, params, noises, start=0, stop=STEPS):
     trajectory = []
     for t in range(start, stop):
         for p, n in zip(params, noises[t]):
-            p.grad = cr.Tensor(synthetic_grad(p.data, n))
+            p.grad = cr.Tensor(synthetic_grad(p.numpy(), n))
         opt.step()
-        trajectory.append([p.data.copy() for p in params])
+        trajectory.append([p.numpy().copy() for p in params])
     return trajectory
 
 
@@ -189,7 +189,7 @@ def test_training_a_chainrule_mlp_matches_torch(name):
         np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-12)
     for (key, p), (tkey, tp) in zip(model.named_parameters(), tmodel.named_parameters()):
         assert key == tkey
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 # ----- the SGD momentum recurrence --------------------------------------------------------------------------
@@ -204,13 +204,13 @@ def test_sgd_momentum_is_the_textbook_update(nesterov):
     A = np.random.default_rng(1).standard_normal((10, 10))
     A = A @ A.T / 10  # C(w) = ½ wᵀAw + bᵀw: ∂C/∂w = Aw + b
     b = np.random.default_rng(2).standard_normal(10)
-    ws, dCs = [w.data.copy()], []
+    ws, dCs = [w.numpy().copy()], []
     for _ in range(STEPS):
-        dC = A @ w.data + b
+        dC = A @ w.numpy() + b
         w.grad = cr.Tensor(dC)
         opt.step()
         dCs.append(dC)
-        ws.append(w.data.copy())
+        ws.append(w.numpy().copy())
     previous = np.zeros(10)
     worst = 0.0
     for t in range(STEPS):
@@ -231,14 +231,14 @@ def test_dtype_is_kept_in_place_and_without_graph(name, dtype):
     """NumPy float64 hyper-parameters and a float64 gradient do not upcast a float32 parameter or its state."""
     kwargs = {k: (np.float64(v) if isinstance(v, float) else v) for k, v in RICH[name].items()}
     p = cr.Tensor(initial_arrays(dtype)[0], requires_grad=True)
-    array = p.data
+    array = p.numpy()
     view = array[0]
     opt = getattr(optim, name)([p], **kwargs)
     before = array.copy()
     for _ in range(3):
         p.grad = cr.Tensor(np.ones(p.shape, dtype=np.float64))
         opt.step()
-    assert p.data is array and p.dtype == dtype
+    assert p.numpy() is array and p.dtype == dtype
     assert not np.array_equal(view, before[0])  # the view sees the update: it happened in place
     assert p.creator is None and p.grad.creator is None
     for value in opt.state[p].values():
@@ -252,11 +252,11 @@ def test_dtype_is_kept_in_place_and_without_graph(name, dtype):
 def test_parameters_without_grad_are_skipped(name):
     a, b = make_cr(initial_arrays(np.float32)[:2])
     opt = getattr(optim, name)([a, b], **RICH[name])
-    b_before = b.data.copy()
+    b_before = b.numpy().copy()
     for _ in range(3):
         a.grad = cr.Tensor(np.ones(a.shape, dtype=np.float32))
         opt.step()
-    np.testing.assert_array_equal(b.data, b_before)
+    np.testing.assert_array_equal(b.numpy(), b_before)
     if name == "Adagrad":  # PyTorch's Adagrad creates its state up front
         assert opt.state[b]["step"] == 0 and opt.state[a]["step"] == 3
     else:
@@ -267,9 +267,9 @@ def test_zero_grad():
     a, b = make_cr(initial_arrays(np.float32)[:2])
     opt = optim.SGD([a, b], lr=0.1)
     a.grad = cr.Tensor(np.ones(a.shape, dtype=np.float32))
-    grad_array = a.grad.data
+    grad_array = a.grad.numpy()
     opt.zero_grad(set_to_none=False)
-    assert a.grad.data is grad_array and not grad_array.any() and b.grad is None
+    assert a.grad.numpy() is grad_array and not grad_array.any() and b.grad is None
     opt.zero_grad()
     assert a.grad is None and b.grad is None
 
@@ -296,7 +296,7 @@ def test_step_with_closure_returns_the_loss():
     with cr.no_grad():  # the closure records its graph even inside no_grad, as PyTorch's does
         loss = opt.step(closure)
     assert calls == [1] and loss.item() == 5.0
-    np.testing.assert_array_equal(w.data, [0.5, -1.0])  # w − 0.25·2w
+    np.testing.assert_array_equal(w.numpy(), [0.5, -1.0])  # w − 0.25·2w
 
 
 # ----- construction ------------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_state_dict_round_trip_is_bit_exact(name):
     opt = two_groups(name, first)
     cr_steps(opt, first, noises, 0, 10)
     saved = opt.state_dict()
-    fresh_params = [cr.Tensor(p.data.copy(), requires_grad=True) for p in first]
+    fresh_params = [cr.Tensor(p.numpy().copy(), requires_grad=True) for p in first]
     cr_steps(opt, first, noises, 10, 12)  # later steps must not change the saved snapshot
 
     fresh = getattr(optim, name)([{"params": fresh_params[:2]}, {"params": fresh_params[2:]}])
@@ -399,7 +399,7 @@ def test_state_dict_round_trip_is_bit_exact(name):
     cr_steps(fresh, fresh_params, noises, 10, STEPS)
 
     for p, q in zip(fresh_params, ps):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
     assert [{k: v for k, v in g.items() if k != "params"} for g in fresh.param_groups] == \
            [{k: v for k, v in g.items() if k != "params"} for g in uninterrupted.param_groups]
     for p, q in zip(fresh_params, ps):

@@ -39,7 +39,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from fuzz_conv1d_norm_resample import register as register_conv1d_norm_resample_specs
 from fuzz_helpers import Call, Const, Raw, run_case
+from fuzz_math_specs import register as register_math_specs
 from fuzz_strategies import (
     BOOL,
     DTYPES,
@@ -65,6 +67,7 @@ from fuzz_strategies import (
     torch_dtype,
     two_shapes,
 )
+from fuzz_torch_layers_specs import register as register_torch_layer_specs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
@@ -1448,6 +1451,11 @@ def gen_sdpa(draw, name):
 
 
 # ===== the tests ==========================================================================================
+
+register_math_specs(spec)  # log1p ... einsum, multinomial: tests/robustness/fuzz_math_specs.py
+register_torch_layer_specs(spec)  # relu6 ... triplet_margin_loss: fuzz_torch_layers_specs.py
+register_conv1d_norm_resample_specs(spec)  # conv1d ... pixel_shuffle: fuzz_conv1d_norm_resample.py
+
 
 SETTINGS = {  # family → examples per op: about 4,000 cases in all
     "elementwise": 40, "reductions": 60, "shape": 60, "linalg": 70, "conv": 200, "pool": 110, "loss": 70,

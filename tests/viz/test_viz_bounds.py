@@ -191,6 +191,22 @@ def test_cli_explain_conv_refuses_a_wrongly_shaped_g_in_one_line(capsys):
     assert "must have the output's shape (2, 2), got shape (4,)" in err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["G=[[1],[2],[3],[4]]"], "G (the upstream gradient ∂L/∂O) must have the output's shape (2, 2), got shape (4, 1)"),
+    (["X=[[1,2,3],[4,5,6],[7,8,9]]", "W=[[1,0],[0,1]]", "G=[[1,2,3,4]]", "--stride", "1"],
+     "G (the upstream gradient ∂L/∂O) must have the output's shape (2, 2), got shape (1, 4); hint: give one value "
+     "per output, e.g. G=[[1, 1], [1, 1]]"),
+    (["X=[[[1,2]],[[3,4]]]"], "X must be a matrix (one channel), got shape (2, 1, 2)"),
+    (["W=[[1,2],[3,4],[5,6]]", "X=[[1,2],[3,4]]"], "the kernel (3, 2) is larger than the padded input (2, 2)"),
+    (["b=[1,2]"], "b must be one number (one filter), got shape (2,)"),
+])
+def test_cli_explain_conv_names_the_binding_and_the_shape_it_needs(capsys, args, message):
+    code = main(["explain", "--conv", *args])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("chainrule explain: error: ") and message in err
+
+
 # ----- expressions: a one-line error with its column, whatever the input ------------------------------------
 
 BOUND = {"x": 2.0, "y": -1.0, "W": np.array([[1.0, 2.0], [3.0, 4.0]]), "v": np.array([1.0, -1.0])}
@@ -264,7 +280,7 @@ def _assert_refused_or_evaluated(source: str, variables: dict) -> None:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("error")
             result = evaluate(source, variables)
-            if result.output.requires_grad and result.output.data.size == 1:
+            if result.output.requires_grad and result.output.numpy().size == 1:
                 str(explain(result.output))
     except ChainruleError as e:
         message = str(e)

@@ -184,7 +184,7 @@ def test_matrix_example():
 def test_max_routes_and_ties_split():
     a, b = leaf(3.0, "a"), leaf(1.0, "b")
     table = explain(cr.maximum(a, b) * 2)
-    row = by_node(table)["t1"]
+    row = by_node(table)["max(a, b)"]
     assert (row["op"], row["pattern"]) == ("max", "routes")
     assert table.gradients == {"a": 2.0, "b": 0.0}
     tie = explain(cr.maximum(leaf(1.0, "a"), leaf(1.0, "b")))
@@ -194,10 +194,12 @@ def test_max_routes_and_ties_split():
 def test_automatic_and_given_names():
     w = cr.Tensor(np.ones(3), requires_grad=True)
     loss = (cr.relu(w * 2.0) - 1.0).sum()
-    table = explain(loss)
-    assert table.output == "L"
-    assert list(table.gradients) == ["leaf1"]
+    table = explain(loss)  # the caller's variables name the output and the leaf
+    assert table.output == "loss" and list(table.gradients) == ["w"]
+    assert [row["node"] for row in table] == ["loss", "relu(w*2) - 1", "relu(w*2)", "w*2"]
     assert explain(loss, names={"weights": w}).gradients.keys() == {"weights"}
+    unnamed = explain((cr.relu(cr.Tensor(np.ones(3), requires_grad=True) * 2.0) - 1.0).sum())
+    assert unnamed.output == "L" and list(unnamed.gradients) == ["leaf₁"]
 
 
 def test_module_parameters_name_the_leaves():
@@ -207,6 +209,9 @@ def test_module_parameters_name_the_leaves():
     table = explain(loss, names=model)
     assert set(table.gradients) == {"weight", "bias"}
     np.testing.assert_allclose(table.gradients["bias"], [4.0, 4.0])
+    assert [row["node"] for row in table] == ["loss", "linear(x, weight, bias)"]
+    assert set(explain(loss).gradients) == {"model.weight", "model.bias"}  # the caller's variable: its path
+    assert set(explain(loss, names={"fc": model}).gradients) == {"fc.weight", "fc.bias"}
 
 
 def test_non_scalar_output_needs_a_grad():

@@ -28,6 +28,7 @@ class AnomalyError(ChainruleError, FloatingPointError):
 
 
 def is_anomaly_enabled() -> bool:
+    """True inside ``detect_anomaly()`` in this thread: every op's outputs and gradients are checked for NaN/inf."""
     return getattr(_state, "enabled", False)
 
 

@@ -39,7 +39,7 @@ from chainrule.autograd.anomaly import check_sum, is_anomaly_enabled
 from chainrule.autograd.broadcast import add
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import set_grad_enabled
-from chainrule.errors import BackwardError, DTypeError, ShapeError
+from chainrule.errors import ArgumentError, BackwardError, DTypeError, ShapeError
 from chainrule.tensor import Tensor, as_array
 
 TensorOrTensors = Tensor | Sequence[Tensor]
@@ -57,12 +57,23 @@ def backward(
     grad_tensors: Sequence[Any] | None = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
+    inputs: TensorOrTensors | None = None,
 ) -> None:
-    """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into the leaves' ``.grad``."""
+    """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into the leaves' ``.grad``; with
+    ``inputs`` (leaves that require grad), into theirs only, as PyTorch's ``inputs=``."""
     roots = _as_list(tensors)
     grads = _root_grads("backward", roots, grad_tensors)
     deliver = _accumulate_into_leaves(grads, create_graph)
     hooked = _hooked_leaves(roots) if tensor_module.post_accumulate_hooks_in_use else None
+    if inputs is not None:
+        wanted = _wanted_leaves(inputs)
+        everyone = deliver
+
+        def deliver(x: Tensor, g: Tensor) -> None:
+            if id(x) in wanted:
+                everyone(x, g)
+
+        hooked = None if hooked is None else {k: v for k, v in hooked.items() if k in wanted}
     stack = _callbacks.__dict__.setdefault("stack", [])
     stack.append([])
     try:
@@ -77,6 +88,20 @@ def backward(
             queued.pop(0)()
     finally:
         stack.pop()
+
+
+def _wanted_leaves(inputs: TensorOrTensors) -> set[int]:
+    chosen = _as_list(inputs)
+    if not chosen:
+        raise ArgumentError("backward: argument 'inputs' must not be empty; leave it out to fill every leaf's .grad")
+    for i, t in enumerate(chosen):
+        if not isinstance(t, Tensor) or t.creator is not None or not t.requires_grad:
+            raise ArgumentError(
+                f"backward: inputs[{i}] must be a leaf tensor that requires grad, got "
+                f"{'a non-leaf tensor' if isinstance(t, Tensor) and t.creator is not None else repr(t)[:60]}; "
+                f"hint: cr.autograd.grad(outputs, inputs) gives the gradient of any tensor"
+            )
+    return {id(t) for t in chosen}
 
 
 def queue_callback(callback: Callable[[], None]) -> None:
@@ -207,13 +232,13 @@ def _root_grads(op: str, roots: list[Tensor], grads: Sequence[Any] | None) -> li
             )
         g = None if grads is None else grads[i]
         if g is None:
-            if root.data.size != 1:
+            if root._data.size != 1:
                 raise BackwardError(
                     f"{op}: a gradient can be created implicitly only for one-element outputs, but output {i} "
                     f"has shape {root.shape}; pass one of that shape, for example cr.ones_like(y), or reduce "
                     f"the output first with .sum() or .mean()"
                 )
-            g = Tensor(backend.get_array_module(root.data).ones_like(root.data))
+            g = Tensor(backend.get_array_module(root._data).ones_like(root._data))
         elif not isinstance(g, Tensor):
             g = Tensor(as_array(g, root.dtype))
         if g.shape != root.shape:
@@ -339,9 +364,9 @@ def accumulate(total: Tensor | None, g: Tensor, x: Tensor, create_graph: bool, a
     mode (finite pieces can overflow when summed; each rule's own result was checked already)."""
     if total is None:
         return g
-    result = add(total, g) if create_graph else Tensor(total.data + g.data)
+    result = add(total, g) if create_graph else Tensor(total._data + g._data)
     if anomaly:
-        check_sum(x, total.data, g.data, result.data)
+        check_sum(x, total._data, g._data, result._data)
     return result
 
 
@@ -352,7 +377,7 @@ def _accumulate_into_leaves(root_grads: list[Tensor], create_graph: bool) -> Cal
     a backward rule made for this pass is handed over as it is; a view, the caller's root gradient, or an array
     already handed to another leaf (add passes one gradient to both inputs) is copied.
     """
-    handed = {id(g.data) for g in root_grads}
+    handed = {id(g._data) for g in root_grads}
     anomaly = is_anomaly_enabled()
 
     def owned(array: Any) -> Any:
@@ -366,7 +391,7 @@ def _accumulate_into_leaves(root_grads: list[Tensor], create_graph: bool) -> Cal
             return
         with _accumulation_lock:
             if x.grad is None:
-                x.grad = g if create_graph else Tensor(owned(g.data))
+                x.grad = g if create_graph else Tensor(owned(g._data))
             else:
                 x.grad = accumulate(x.grad, g, x, create_graph, anomaly)
 

@@ -224,7 +224,7 @@ class Function:
             if isinstance(g, Tensor):
                 raise BackwardError(
                     f"{self.name}.fast_backward returned a Tensor for input {i}; expected an array (a fast route "
-                    f"works on raw arrays: return the Tensor's .data)"
+                    f"works on raw arrays: return the array itself)"
                 )
             wrapped.append(None if g is None else Tensor(g))
         return tuple(wrapped) if multiple else wrapped[0]

@@ -1,9 +1,10 @@
-"""Whether operations record the graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
+"""Whether operations record the graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any
 
 _state = threading.local()
 
@@ -42,3 +43,14 @@ def no_grad() -> contextlib.AbstractContextManager[None]:
 def enable_grad() -> contextlib.AbstractContextManager[None]:
     """Turn recording back on inside a ``no_grad`` block."""
     return set_grad_enabled(True)
+
+
+def inference_mode(mode: Any = True) -> Any:
+    """PyTorch's ``inference_mode``: here the same as ``no_grad`` (``mode=False``: recording stays on).
+
+    A context manager (``with cr.inference_mode():``) and a decorator, with or without the call
+    (``@cr.inference_mode()``, ``@cr.inference_mode``).
+    """
+    if callable(mode):  # used bare as a decorator: mode is the function
+        return set_grad_enabled(False)(mode)
+    return set_grad_enabled(not mode)

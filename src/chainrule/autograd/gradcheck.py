@@ -101,7 +101,7 @@ def gradgradcheck(
     outputs = fn(*inputs)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
-        grad_outputs = [Tensor(_beside(o.data, rng.standard_normal(o.shape)), requires_grad=True) for o in outputs]
+        grad_outputs = [Tensor(_beside(o._data, rng.standard_normal(o.shape)), requires_grad=True) for o in outputs]
     n = len(inputs)
     wrt_index = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
@@ -111,7 +111,7 @@ def gradgradcheck(
         ys = [ys] if isinstance(ys, Tensor) else list(ys)
         wrt = [xs[i] for i in wrt_index]
         gs = grad(ys, wrt, vs, create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else Tensor(_beside(w.data, np.zeros(w.shape))) for g, w in zip(gs, wrt))
+        return tuple(g if g is not None else Tensor(_beside(w._data, np.zeros(w.shape))) for g, w in zip(gs, wrt))
 
     return gradcheck(
         first_derivative, [*inputs, *grad_outputs], eps, atol, rtol,
@@ -124,10 +124,10 @@ class _Checker:
 
     def __init__(self, fn: Fn, inputs: list[Any], checked: list[int], eps: float) -> None:
         self.fn, self.inputs, self.checked, self.eps = fn, inputs, checked, eps
-        outputs = self._call([x.data if isinstance(x, Tensor) else x for x in inputs])
+        outputs = self._call([x._data if isinstance(x, Tensor) else x for x in inputs])
         self.output_shapes = [o.shape for o in outputs]
         self.n_outputs = sum(o.size for o in outputs)
-        self.n_inputs = sum(inputs[i].data.size for i in checked)
+        self.n_inputs = sum(inputs[i]._data.size for i in checked)
 
     def _call(self, arrays: list[Any], graph: bool = False) -> Any:
         """fn on fresh leaf tensors holding ``arrays``; float64 output arrays (or the Tensors with ``graph``)."""
@@ -139,13 +139,13 @@ class _Checker:
         ys = [ys] if isinstance(ys, Tensor) else list(ys)
         if graph:
             return xs, ys
-        return [backend.to_numpy(y.data).astype(np.float64, copy=False) for y in ys]
+        return [backend.to_numpy(y._data).astype(np.float64, copy=False) for y in ys]
 
     def _flat_outputs(self, arrays: list[Any]) -> np.ndarray:
         return np.concatenate([o.ravel() for o in self._call(arrays)])
 
     def _arrays(self) -> list[Any]:
-        return [x.data if isinstance(x, Tensor) else x for x in self.inputs]
+        return [x._data if isinstance(x, Tensor) else x for x in self.inputs]
 
     def _perturbed(self, i: int, delta: np.ndarray) -> list[Any]:
         arrays = self._arrays()
@@ -159,9 +159,9 @@ class _Checker:
         differentiable = [(y, w) for y, w in zip(ys, weights) if y.requires_grad]
         if not differentiable:
             return [np.zeros(x.shape) for x in wrt]
-        gs = grad([y for y, _ in differentiable], wrt, [Tensor(_beside(y.data, w)) for y, w in differentiable],
+        gs = grad([y for y, _ in differentiable], wrt, [Tensor(_beside(y._data, w)) for y, w in differentiable],
                   allow_unused=True)
-        return [np.zeros(x.shape) if g is None else backend.to_numpy(g.data).astype(np.float64, copy=False)
+        return [np.zeros(x.shape) if g is None else backend.to_numpy(g._data).astype(np.float64, copy=False)
                 for g, x in zip(gs, wrt)]
 
     def full(self, atol: float, rtol: float) -> str | None:
@@ -176,7 +176,7 @@ class _Checker:
         analytic = np.array(analytic_rows).reshape(self.n_outputs, self.n_inputs)
         offset = 0
         for i in self.checked:
-            x = self.inputs[i].data
+            x = self.inputs[i]._data
             numeric = np.empty((self.n_outputs, x.size))
             for j in range(x.size):
                 delta = np.zeros(x.size)
@@ -199,7 +199,7 @@ class _Checker:
         v_flat = np.concatenate([w.ravel() for w in v])
         vjp = self._vjp(v)
         for slot, i in enumerate(self.checked):
-            x = self.inputs[i].data
+            x = self.inputs[i]._data
             u = rng.standard_normal(x.shape)
             analytic = float(np.sum(vjp[slot] * u))
             plus = self._flat_outputs(self._perturbed(i, eps * u)) @ v_flat
@@ -236,7 +236,7 @@ class _Checker:
         self, i: int, j: int, k: int | None, numeric: float, analytic: float, atol: float, rtol: float,
         n_bad: int, n_total: int, note: str = "",
     ) -> str:
-        x = self.inputs[i].data
+        x = self.inputs[i]._data
         element = tuple(int(c) for c in np.unravel_index(j, x.shape)) if x.shape else ()
         out = ""
         if k is not None:
@@ -265,7 +265,7 @@ class _Checker:
         """A hint when the one-sided differences disagree: the input sits on a non-differentiable point."""
         if k is None:
             return ""
-        x = self.inputs[i].data
+        x = self.inputs[i]._data
         delta = np.zeros(x.size)
         delta[j] = self.eps
         delta = delta.reshape(x.shape)

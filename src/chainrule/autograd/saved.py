@@ -1,7 +1,7 @@
 """Saved arrays are read-only while a graph holds them, so that nothing changes them behind the graph's back.
 
 The version counter catches in-place writes made through a Tensor (``t.mul_(2)``, ``t[0] = 1``, ``t.data = a``),
-but not a write into the array itself: ``t.data[0] = 0``, or a write through a NumPy view of it. A Function whose
+but not a write into the array itself: ``t.numpy()[0] = 0``, or a write through a NumPy view of it. A Function whose
 backward reads its inputs' (or outputs') values therefore marks their arrays read-only (``writeable = False``)
 when it records itself, and makes them writable again when its backward has run or the graph is freed. A write
 in between fails at once, with NumPy's "assignment destination is read-only", instead of giving a wrong
@@ -100,14 +100,15 @@ def hold(arrays: Iterable[Any]) -> Hold | None:
 def _restorable(root: np.ndarray) -> bool:
     """Whether NumPy will let ``root`` be made writable again once locked: not when its memory belongs to a
     read-only buffer that NumPy marked writable anyway (an array unpickled from bytes, as multiprocessing hands
-    them over). Such an array is left writable and unwatched rather than read-only for good."""
+    them over), nor when it belongs to an object that is no buffer at all (``torch_tensor.numpy()``: NumPy
+    cannot ask it). Such an array is left writable and unwatched rather than read-only for good."""
     owner = root.base
     if owner is None:
         return True
     try:
         return not memoryview(owner).readonly
-    except TypeError:  # not a buffer: NumPy decides by the flag alone
-        return True
+    except TypeError:  # not a buffer: NumPy refuses to make such an array writable again
+        return False
 
 
 def _add_view(key: int, view: np.ndarray) -> None:

@@ -59,9 +59,9 @@ class UsageError(CommandError):
 
 
 def clean(text: object) -> str:
-    """``text`` on one line and safe to print: runs of whitespace (line breaks included) become one space, and
+    r"""``text`` on one line and safe to print: runs of whitespace (line breaks included) become one space, and
     every other control or format character (ESC, carriage return, bidirectional overrides, ...) is shown
-    escaped (``\\x1b``), so a file name or an expression can never drive the terminal."""
+    escaped (``\x1b``), so a file name or an expression can never drive the terminal."""
     shown = []
     for ch in str(text):
         if ch.isspace():

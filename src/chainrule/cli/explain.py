@@ -2,6 +2,7 @@
 
     chainrule explain "(x + y) * z" x=-2 y=5 z=-4
     chainrule explain "q = W @ x; f = sum(q ** 2)" "W=[[0.1,0.5],[-0.3,0.8]]" "x=[0.2,0.4]" --svg graph.svg
+    chainrule explain "(x + y) * z" x=-2 y=5 z=-4 --html steps.html   # step through it in a browser
     chainrule explain --conv                      # a 5×5 input, a 3×3 kernel, stride 2, element by element
     chainrule explain --conv "X=[[...]]" "W=[[...]]" b=0 --stride 1
 
@@ -30,6 +31,7 @@ from chainrule.cli.expr import FUNCTIONS, ExpressionError, evaluate, parse_bindi
 from chainrule.errors import ChainruleError
 from chainrule.io import atomic_write
 from chainrule.viz import explain, explain_conv, to_dot, to_svg
+from chainrule.viz.html import page_data, render_html
 
 DESCRIPTION = """\
 Explain the backward pass of an expression: build its graph with chainrule tensors (float64), run forward and
@@ -65,6 +67,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("bindings", nargs="*", metavar="NAME=VALUE", help="variables, e.g. x=-2 W=[[1,2],[3,4]]")
     parser.add_argument("--svg", metavar="FILE", help="also draw the graph as SVG (laid out by chainrule)")
     parser.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
+    parser.add_argument(
+        "--html", metavar="FILE",
+        help="also write a self-contained page that steps through the forward and backward pass (opens offline)",
+    )
     parser.add_argument(
         "--layout", choices=("chainrule", "graphviz", "auto"), default="chainrule",
         help="who lays out the SVG: chainrule, graphviz (needs its dot program), or auto",
@@ -106,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     for path, contents in drawings:
         _write(path, contents)
-        print(f"graph written to {clean(path)}")
+        print(f"{'page' if path == _html_path(args) else 'graph'} written to {clean(path)}")
     return 0
 
 
@@ -118,7 +124,8 @@ def _write(path: str, contents: str) -> None:
 def _run_expression(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]]]:
     if not args.expression:
         raise _refuse('no expression; e.g. chainrule explain "(x + y) * z" x=-2 y=5 z=-4 (or --conv)')
-    targets = [(path, kind) for path, kind in ((args.svg, "svg"), (args.dot, "dot")) if path is not None]
+    targets = [(path, kind) for path, kind in ((args.svg, "svg"), (args.dot, "dot"), (_html_path(args), "html"))
+               if path is not None]
     for path, kind in targets:  # checked before the work, and before anything is written
         writable_file(path, f"--{kind}")
     variables = _bindings(args.bindings)
@@ -126,7 +133,7 @@ def _run_expression(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]
     output = result.output
     if not output.requires_grad:
         raise _refuse("the expression does not depend on any variable; bind one on the command line, e.g. x=2")
-    if output.data.size != 1:
+    if output._data.size != 1:
         raise _refuse(f"the expression has shape {output.shape}; explain needs one number at the end: wrap it in "
                       "sum(...) or mean(...)")
     table = explain(output)
@@ -135,17 +142,29 @@ def _run_expression(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]
     if unused:
         text += f"\n(not used by the expression, so their gradient is 0: {', '.join(unused)})"
     try:  # drawn in full before anything is printed or written
-        drawings = [(path, to_svg(output, layout=args.layout) if kind == "svg" else to_dot(output))
-                    for path, kind in targets]
+        drawings = [(path, _drawing(output, kind, args.layout)) for path, kind in targets]
     except ChainruleError as e:  # Graphviz missing or failing: not the expression's fault
         raise CommandError(str(e).split("; use layout=")[0], "use --layout chainrule (no Graphviz needed)") from None
     return text, drawings
 
 
+def _html_path(args: argparse.Namespace) -> str | None:
+    """The --html file, if any (None also for a Namespace built without the option)."""
+    return getattr(args, "html", None)
+
+
+def _drawing(output: Any, kind: str, layout: str) -> str:
+    if kind == "svg":
+        return to_svg(output, layout=layout)
+    if kind == "html":
+        return render_html(page_data(output))
+    return to_dot(output)
+
+
 def _run_conv(args: argparse.Namespace) -> tuple[str, list[tuple[str, str]]]:
     items = ([args.expression] if args.expression else []) + list(args.bindings)
-    if args.svg is not None or args.dot is not None:
-        raise _refuse("--svg and --dot draw expression graphs; they do not apply to --conv")
+    if args.svg is not None or args.dot is not None or _html_path(args) is not None:
+        raise _refuse("--svg, --dot and --html draw expression graphs; they do not apply to --conv")
     values = _bindings(items)
     unknown = [name for name in values if name not in CONV_NAMES]
     if unknown:

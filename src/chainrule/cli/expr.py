@@ -27,6 +27,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor
+from chainrule.viz.names import MAX_NAME
 
 MAX_SOURCE = 2000  # characters of the expression
 MAX_NODES = 500  # syntax nodes
@@ -37,7 +38,8 @@ MAX_VALUE_DIMS = 6  # nesting depth of one variable's list
 MAX_VARIABLE_ELEMENTS = 1000  # elements of one variable
 MAX_ELEMENTS = 10_000  # elements of any intermediate result
 MAX_TOKEN = 40  # characters of a token quoted in an error message
-AUTO_NAME = 16  # intermediate results whose source is at most this long are named by it (else t1, t2, ...)
+AUTO_NAME = MAX_NAME  # intermediate results whose source is at most this long are named by it (else as the
+# tables name any unnamed node: chainrule.viz.names)
 
 
 class ExpressionError(ChainruleError, ValueError):
@@ -500,7 +502,7 @@ def _numbers(name: str, value: np.ndarray) -> np.ndarray:
 
 def _tolist(value: Any) -> Any:
     if isinstance(value, Tensor):
-        return value.data.tolist()
+        return value._data.tolist()
     if hasattr(value, "tolist"):
         return value.tolist()
     return value
@@ -562,10 +564,10 @@ class _Evaluator:
                 exponent: Any = int(c) if c.is_integer() else c
                 return self._apply(node, op, left, exponent)
             right = self.eval(node.right)
-            if not right.requires_grad and right.data.size and not np.all(np.abs(right.data) <= MAX_EXPONENT):
+            if not right.requires_grad and right._data.size and not np.all(np.abs(right._data) <= MAX_EXPONENT):
                 raise ExpressionError(
                     f"an exponent larger than {MAX_EXPONENT} in absolute value is not allowed: "
-                    f"'{_token(self.segment(node.right))}' is {np.max(np.abs(right.data)):g} "
+                    f"'{_token(self.segment(node.right))}' is {np.max(np.abs(right._data)):g} "
                     f"{_where(self.source, node.right)}"
                 )
         else:

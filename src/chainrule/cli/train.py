@@ -4,19 +4,29 @@ checkpoints (see chainrule.training)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import shlex
 import signal
+import subprocess
 import sys
+import threading
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from chainrule import distributed as dist
 from chainrule import io, models
 from chainrule.cli.common import (
+    FAILURE,
     CommandError,
     UsageError,
     clean,
     count,
+    describe,
+    error_line,
     existing_folder,
     natural,
     nonnegative_real,
@@ -25,7 +35,18 @@ from chainrule.cli.common import (
     say,
     writable_folder,
 )
-from chainrule.training import CHECKPOINT, NORMALIZATION, OPTIMIZERS, RUN_FILES, SCHEDULES, RunConfig, saved_config
+from chainrule.distributed.launch import THREAD_VARIABLES, core_share, launched, mpiexec_command
+from chainrule.training import (
+    CHECKPOINT,
+    NORMALIZATION,
+    OPTIMIZERS,
+    RUN_FILES,
+    SCHEDULES,
+    PeerError,
+    RankError,
+    RunConfig,
+    saved_config,
+)
 from chainrule.training import run as run_training
 
 DEFAULTS = RunConfig()
@@ -36,7 +57,11 @@ examples:
   chainrule train --model mlp --dataset digits --epochs 3 --out runs/digits
   chainrule train --model cnn --optimizer adam --lr 0.001 --schedule cosine --epochs 5 --download
   chainrule train --resume runs/digits --epochs 6        # continue a run, to 6 epochs in all
+  chainrule train --nproc 2 --epochs 1 --out runs/two     # two processes (MPI), the same result as one
 """
+
+# "1": rank 0 shows the progress bar although its stderr is a pipe (mpiexec's); --nproc sets it on a terminal
+PROGRESS_VARIABLE = "CHAINRULE_PROGRESS"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -73,6 +98,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--resume", metavar="DIR", default=None, help="continue the run saved in DIR")
     p.add_argument("--force", action="store_true", help="start over in a folder that holds a run, removing its files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=count, default=None, metavar="N",
+                   help="train on N processes: starts this command under the environment's mpiexec (needs the "
+                        "mpi extra; 'mpiexec -n N chainrule train ...' does the same); --batch-size stays the "
+                        "global batch, split over them (default: 1)")
     return p
 
 
@@ -85,6 +114,19 @@ def _option_adder(parser: argparse.ArgumentParser) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    rank, world = launched()
+    try:
+        return _checked_run(args, world)
+    except CommandError as e:
+        if rank:  # every process refuses alike: rank 0 says it
+            return e.status
+        raise
+
+
+def _checked_run(args: argparse.Namespace, world: int) -> int:
+    if args.nproc is not None and args.nproc > 1 and world > 1:
+        raise UsageError(f"--nproc {args.nproc} inside a job that mpiexec started with {world} processes",
+                         "leave --nproc out under mpiexec (it already started the processes)")
     typed = {name: value for name, value in vars(args).items() if name in FIELDS and value is not None}
     if args.resume is not None and args.force:
         raise UsageError("--resume and --force contradict each other", "use --resume DIR to continue a run, or "
@@ -140,10 +182,17 @@ def _differences(folder: Path, typed: dict[str, Any]) -> list[str]:
 
 
 def _train(folder: Path, config: RunConfig | None, args: argparse.Namespace, notes: list[str]) -> int:
+    if args.nproc is not None and args.nproc > 1:
+        return _launch(args, args.nproc)  # rank 0 of the processes says the notes
+    rank, world = launched()
+    if rank:
+        return _train_quietly(folder, config, args)
     resume = config is None
     log = _Log(notes)
+    # under mpiexec stderr is a pipe to it even when it shows on a terminal: CHAINRULE_PROGRESS=1 says it does
+    shown = True if os.environ.get(PROGRESS_VARIABLE) == "1" else None
     kwargs: dict[str, Any] = {"resume": resume, "epochs": args.epochs if resume else None,
-                              "progress": False if args.quiet else None, "log": log}
+                              "progress": False if args.quiet else shown, "log": log}
     if not resume:
         kwargs["force"] = args.force  # the run removes the old one's files once its data has loaded
     created = not folder.exists()
@@ -153,15 +202,99 @@ def _train(folder: Path, config: RunConfig | None, args: argparse.Namespace, not
         log.flush()
         print(_stopped(folder), file=sys.stderr)
         return 128 + int(getattr(e, "signum", signal.SIGINT))
-    except BaseException:
+    except RankError as e:
+        _abort(e)
+    except BaseException as e:
         if created and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # a run that could not start leaves no empty folder behind
+        if isinstance(e, PeerError):  # another process could not start the run, and says why
+            return FAILURE
         raise
     log.flush()
     if history:
         last = history[-1]
         say(f"done: test accuracy {last['test_acc']:.4f} after {last['epoch']} epochs; files in {clean(folder)}")
     return 0
+
+
+def _train_quietly(folder: Path, config: RunConfig | None, args: argparse.Namespace) -> int:
+    """A process other than rank 0 of a run over several: it trains and says nothing, except why it failed."""
+    resume = config is None
+    kwargs: dict[str, Any] = {"resume": resume, "epochs": args.epochs if resume else None, "progress": False,
+                              "log": lambda line: None}
+    if not resume:
+        kwargs["force"] = args.force
+    try:
+        run_training(config, folder, **kwargs)
+    except KeyboardInterrupt as e:
+        return 128 + int(getattr(e, "signum", signal.SIGINT))
+    except PeerError:  # another process failed to start and says why
+        return FAILURE
+    except RankError as e:
+        _abort(e)
+    return 0
+
+
+def _abort(error: RankError) -> NoReturn:
+    """One line naming the process that failed, then the whole job ends (the others wait for it otherwise)."""
+    what, fix, status = describe("train", error.error)
+    if os.environ.get("CHAINRULE_DEBUG") == "1":
+        traceback.print_exception(error.error)
+    print(error_line("train", f"rank {error.rank} of {error.world} failed: {what}", f"{fix}; the job is stopped"),
+          file=sys.stderr, flush=True)
+    error.abort(status)
+    os._exit(status)  # MPI_Abort does not return; should it, this process still must not go on
+
+
+def _launch(args: argparse.Namespace, nproc: int) -> int:
+    """``--nproc N``: run this command again as N processes under the environment's mpiexec; their exit status."""
+    fix = 'pip install "chainrule[mpi]" (mpi4py and the MPICH wheel, which brings mpiexec)'
+    if not dist.is_available():
+        raise CommandError(f"--nproc {nproc} needs mpi4py, which is not installed", fix)
+    launcher = dist.mpiexec_path()
+    if launcher is None:
+        raise CommandError(f"--nproc {nproc} needs mpiexec, found neither beside {sys.executable} nor on PATH", fix)
+    command = mpiexec_command(nproc, "chainrule", ["train", *_arguments(args)], launcher)
+    share = str(core_share(nproc))  # the processes share the cores: no pool bigger than a process's share
+    env = {**{name: share for name in THREAD_VARIABLES}, **os.environ}
+    if sys.stderr.isatty() and not args.quiet:
+        env.setdefault(PROGRESS_VARIABLE, "1")
+    # its own session: a Ctrl-C at the terminal reaches this process only, which passes it on once (mpiexec
+    # forwards the first to every process, which saves and stops; a second would kill them)
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    with _passing_signals(proc):
+        status = proc.wait()
+    return 128 - status if status < 0 else status  # killed by a signal: the shell's convention
+
+
+@contextlib.contextmanager
+def _passing_signals(proc: subprocess.Popen) -> Iterator[None]:
+    """While ``proc`` runs, SIGINT and SIGTERM are passed on to it instead of stopping this process."""
+    def forward(signum: int, frame: Any) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread receives signals
+        yield
+        return
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _arguments(args: argparse.Namespace) -> list[str]:
+    """The options of ``args`` as a command line (without --nproc): what each process parses again."""
+    words: list[str] = []
+    for name in (*FIELDS, "out", "resume"):
+        value = getattr(args, name, None)
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return words + [flag for flag in ("--force", "--quiet") if getattr(args, flag[2:])]
 
 
 class _Log:

@@ -10,7 +10,7 @@ resets it): two loaders with equally seeded generators give the same epochs, bat
 **How a batch is built.** Two ways, with equal results:
 
 - **fast path**: when the data set is *batchable* (see ``chainrule.data.dataset``: ``TensorDataset``, the
-  IDX image data sets, ``Digits``, and ``Subset``\\ s of them), batches are cut by a ``BatchSampler`` and no
+  IDX image data sets, ``Digits``, and a ``Subset`` of any of them), batches are cut by a ``BatchSampler`` and no
   ``collate_fn`` is given, the loader asks for the whole batch with ``dataset.get_batch(indices)``: one
   fancy-index per array, no Python loop over samples;
 - otherwise it indexes the samples one by one and merges them with ``collate_fn`` (``default_collate``

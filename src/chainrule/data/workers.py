@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import creation
 from chainrule.errors import ChainruleError
+from chainrule.random import manual_seed
 from chainrule.tensor import Tensor, as_array
 
 __all__ = ["DataLoaderError", "WorkerInfo", "WorkerPool", "get_worker_info", "worker_seeds"]
@@ -85,7 +85,7 @@ def worker_seeds(generator: np.random.Generator, num_workers: int) -> tuple[int,
 
 
 def _seed_everything(seed: int, base_seed: int, worker_id: int) -> None:
-    creation.manual_seed(seed)
+    manual_seed(seed)
     random.seed(seed)
     # numpy's legacy global state takes at most 32 bits per word: spread base_seed and the id over four words
     words = np.random.SeedSequence([worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32]).generate_state(4)

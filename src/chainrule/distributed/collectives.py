@@ -62,14 +62,14 @@ class Work:
 def _tensor(op: str, tensor: Any, name: str = "tensor") -> Tensor:
     if not isinstance(tensor, Tensor):
         raise ArgumentTypeError(f"{op}: argument '{name}' must be a Tensor, got {type(tensor).__name__}")
-    if not isinstance(tensor.data, np.ndarray):
+    if not isinstance(tensor._data, np.ndarray):
         raise ArgumentTypeError(f"{op}: argument '{name}' must be on the CPU (MPI sends NumPy memory); hint: .cpu()")
     return tensor
 
 
 def _buffer(tensor: Tensor) -> tuple[np.ndarray, bool]:
     """The array MPI works on in place, and whether it is a copy to write back (non-contiguous or read-only)."""
-    a = tensor.data
+    a = tensor._data
     if a.flags.c_contiguous and a.flags.writeable:
         return a, False
     return np.ascontiguousarray(a).copy(), True
@@ -156,7 +156,7 @@ def all_gather(tensor_list: Sequence[Tensor], tensor: Tensor, group: Any = None,
             raise ShapeError(f"{name}: tensor_list[{i}] has shape {t.shape} and dtype {t.dtype}, but tensor has "
                              f"shape {tensor.shape} and dtype {tensor.dtype}; all must match")
     gathered = np.empty((size,) + tensor.shape, dtype=tensor.dtype)
-    send = np.ascontiguousarray(tensor.data)  # held until the gather is complete
+    send = np.ascontiguousarray(tensor._data)  # held until the gather is complete
     wait(c.Iallgather(send, gathered), name)
     for t, part in zip(tensor_list, gathered):
         buffer, copied = _buffer(t)

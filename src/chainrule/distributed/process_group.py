@@ -132,6 +132,12 @@ def _abort_on_uncaught(kind: type[BaseException], error: BaseException, tb: Trac
     (_group.comm if _group.comm is not None else mpi().COMM_WORLD).Abort(1)
 
 
+def abort(status: int = 1) -> None:
+    """End every process of the job now (``MPI_Abort``): mpiexec stops them all within seconds. For a process
+    that cannot go on while the others wait for it in a collective."""
+    (_group.comm if _group.comm is not None else mpi().COMM_WORLD).Abort(status)
+
+
 def wait(request: Any, op: str) -> None:
     """Wait for a non-blocking MPI request; abort the job if it has not completed within the group's timeout."""
     if request.Test():

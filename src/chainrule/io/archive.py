@@ -46,6 +46,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CheckpointError", "atomic_write", "
 FORMAT_NAME = "chainrule"
 #: The version this code writes; files with a higher version are refused, older ones are read.
 FORMAT_VERSION = 1
+"""The archive format version written; ``load`` reads this and every earlier one and refuses a newer one."""
 HEADER_KEY = "__chainrule__"
 TAG = "$type"
 KINDS = ("object", "checkpoint")
@@ -67,7 +68,7 @@ class CheckpointError(ChainruleError, ValueError):
 
 # ----- encoding --------------------------------------------------------------------------------------------
 def _host_array(value: Any, where: str) -> np.ndarray:
-    data = value.data if isinstance(value, Tensor) else value
+    data = value._data if isinstance(value, Tensor) else value
     array = backend.to_numpy(data)
     if array.dtype.hasobject or array.dtype.kind not in _DTYPE_KINDS or array.dtype.names is not None:
         raise TypeError(

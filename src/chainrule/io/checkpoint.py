@@ -283,7 +283,7 @@ def _check_model(model: Module, state: Mapping[str, Any], strict: bool, report: 
         if key not in state:
             continue
         value = state[key]
-        array = value.data if isinstance(value, Tensor) else value
+        array = value._data if isinstance(value, Tensor) else value
         if not hasattr(array, "shape") or not hasattr(array, "dtype"):
             array = np.asarray(array)
         if array.dtype == object:
@@ -381,7 +381,7 @@ def _check_optimizer(
         if p is None or not isinstance(entries, Mapping):
             continue
         for name, value in entries.items():
-            array = value.data if isinstance(value, Tensor) else value
+            array = value._data if isinstance(value, Tensor) else value
             if name in optimizer._scalar_state or not isinstance(array, np.ndarray):
                 continue
             if array.dtype != p.dtype:

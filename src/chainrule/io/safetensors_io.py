@@ -43,7 +43,7 @@ def save_safetensors(
     for key, value in state_dict.items():
         if not isinstance(key, str):
             raise TypeError(f"save_safetensors: keys must be strings, got {key!r}")
-        array = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
+        array = backend.to_numpy(value._data if isinstance(value, Tensor) else value)
         arrays[key] = np.ascontiguousarray(array)
     data = st_numpy.save(arrays, metadata=dict(metadata) if metadata is not None else None)
 

@@ -1,6 +1,7 @@
 """One module per activation function; each forwards to its ``chainrule.nn.functional`` op.
 
-``inplace`` is accepted for PyTorch compatibility but only as False: chainrule has no in-place ops.
+``inplace=True`` writes the result into the input where no gradient is recorded for it, as PyTorch's
+(``chainrule.ops.operands.written_back``); where one is, the same values come back out of place.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import warnings
 
 from chainrule.errors import ArgumentError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
-from chainrule.nn.arguments import no_inplace
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -21,11 +21,13 @@ class ReLU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        no_inplace("ReLU", inplace)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return F.relu(input)
+        return F.relu(input, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -33,15 +35,14 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
         super().__init__()
-        no_inplace("LeakyReLU", inplace)
         self.negative_slope = negative_slope
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
@@ -49,15 +50,14 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        no_inplace("ELU", inplace)
         self.alpha = alpha
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return F.elu(input, alpha=self.alpha)
+        return F.elu(input, alpha=self.alpha, inplace=self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class GELU(Module):

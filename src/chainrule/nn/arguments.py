@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from chainrule.errors import ArgumentError
 from chainrule.nn.parameter import Parameter
-from chainrule.ops.operands import as_dtype, check_int, check_size
+from chainrule.ops.operands import (
+    as_dtype,
+    check_int,
+    check_size,
+    reduction_arg,  # noqa: F401 - the layers' losses take it from here
+)
 from chainrule.tensor import Tensor, as_array
 
 
@@ -43,28 +46,3 @@ def optional_tensor(x: Any) -> Tensor | None:
     return Tensor(as_array(x))
 
 
-def no_inplace(layer: str, inplace: bool) -> None:
-    if inplace:
-        raise ArgumentError(
-            f"{layer}: chainrule has no in-place ops; inplace=True is not supported (use inplace=False)"
-        )
-
-
-REDUCTIONS = ("none", "mean", "sum")
-
-
-def reduction_arg(size_average: bool | None, reduce: bool | None, reduction: str, layer: str = "loss") -> str:
-    """PyTorch's legacy (size_average, reduce) pair mapped to ``reduction``; ``reduction`` checked."""
-    if size_average is not None or reduce is not None:
-        warnings.warn(
-            "size_average and reduce args will be deprecated, please use reduction='mean', 'sum' or 'none' instead",
-            stacklevel=3,
-        )
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        reduction = ("mean" if size_average else "sum") if reduce else "none"
-    if reduction not in REDUCTIONS:
-        raise ArgumentError(
-            f"{layer}: {reduction!r} is not a valid value for argument 'reduction'; expected one of {REDUCTIONS}"
-        )
-    return reduction

@@ -40,7 +40,7 @@ class MultiheadAttention(Module):
     def __init__(
         self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True, add_bias_kv: bool = False,
         add_zero_attn: bool = False, kdim: int | None = None, vdim: int | None = None, batch_first: bool = False,
-        *, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
+        *, device: Any = None, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
         layer = "MultiheadAttention"
@@ -78,6 +78,8 @@ class MultiheadAttention(Module):
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
         self._reset_parameters(generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def _reset_parameters(self, generator: np.random.Generator | None) -> None:
         """As PyTorch: Xavier-uniform projections, zero biases, Xavier-normal bias_k and bias_v."""
@@ -193,8 +195,8 @@ def _additive(layer: str, name: str, mask: Any, dtype: Any) -> Tensor:
     """A boolean mask (True: may not attend) as 0/−inf of ``dtype``; a float mask as it is (no gradient)."""
     m = as_tensor(layer, mask, name)
     if m.dtype == np.bool_:
-        xp = backend.get_array_module(m.data)
-        return Tensor(xp.where(m.data, xp.asarray(-np.inf, dtype=dtype), xp.asarray(0, dtype=dtype)))
+        xp = backend.get_array_module(m._data)
+        return Tensor(xp.where(m._data, xp.asarray(-np.inf, dtype=dtype), xp.asarray(0, dtype=dtype)))
     if m.dtype != dtype:
         raise DTypeError(f"{layer}: a float {name} must have the query's dtype {np.dtype(dtype)}, got {m.dtype}")
     return m

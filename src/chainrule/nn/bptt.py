@@ -37,7 +37,7 @@ def hidden_gradient_norms(loss: Tensor, hidden_states: Sequence[Tensor]) -> np.n
     steps through the recurrence. Steps the loss does not depend on get 0.
     """
     grads = grad(loss, list(hidden_states), retain_graph=True, allow_unused=True)
-    return np.array([0.0 if g is None else float(np.linalg.norm(backend.to_numpy(g.data))) for g in grads])
+    return np.array([0.0 if g is None else float(np.linalg.norm(backend.to_numpy(g._data))) for g in grads])
 
 
 def jacobian_product_norms(hidden_states: Sequence[Tensor]) -> np.ndarray:
@@ -56,6 +56,6 @@ def jacobian_product_norms(hidden_states: Sequence[Tensor]) -> np.ndarray:
         rows = grad(last, states, grad_outputs=Tensor(unit), retain_graph=True, allow_unused=True)
         for t, row in enumerate(rows):
             if row is not None:
-                r = backend.to_numpy(row.data).reshape(batch, -1)
+                r = backend.to_numpy(row._data).reshape(batch, -1)
                 squares[t] += (r.astype(np.float64) ** 2).sum(axis=1)
     return np.sqrt(squares).mean(axis=1)

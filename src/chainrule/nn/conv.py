@@ -146,6 +146,7 @@ class Conv2d(_ConvNd):
         padding_mode: str = "zeros",
         untied_bias: Sequence[int] | None = None,
         *,
+        device: Any = None,
         dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
@@ -163,6 +164,8 @@ class Conv2d(_ConvNd):
             dtype, generator, bias_shape,
         )
         self.untied_bias = None if bias_shape is None else bias_shape[1:]
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         kwargs = {} if self.padding_mode == "zeros" else {"padding_mode": self.padding_mode}
@@ -198,6 +201,7 @@ class ConvTranspose2d(_ConvNd):
         dilation: int | Sequence[int] = 1,
         padding_mode: str = "zeros",
         *,
+        device: Any = None,
         dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
@@ -212,6 +216,8 @@ class ConvTranspose2d(_ConvNd):
             in_channels, out_channels, kernel_size, stride, padding, dilation, True, output_padding, groups, bias,
             padding_mode, dtype, generator,
         )
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def _output_padding(self, input: Tensor, output_size: Sequence[int] | None) -> tuple[int, ...]:
         if output_size is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
-from chainrule.nn.arguments import no_inplace
 from chainrule.nn.module import Module
 from chainrule.ops.operands import check_number
 from chainrule.tensor import Tensor
@@ -23,13 +22,12 @@ class Dropout(Module):
         super().__init__()
         p = check_number("Dropout", "p", p, 0.0, 1.0,
                          hint="; hint: p is the probability of dropping an element (dropout probability), e.g. 0.5")
-        no_inplace("Dropout", inplace)
         self.p = p
         self.inplace = inplace
         self.generator = generator
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return F.dropout(input, p=self.p, training=self.training, generator=self.generator)
+        return F.dropout(input, p=self.p, training=self.training, inplace=self.inplace, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -1,6 +1,6 @@
 """Weight initialisation, with PyTorch's names, fan computations and defaults.
 
-Every function fills ``tensor.data`` in place (keeping its dtype; no graph is recorded) and returns the
+Every function fills the tensor in place (keeping its dtype; no graph is recorded) and returns the
 tensor. Random ones take ``generator``, a ``numpy.random.Generator``; without one they draw from chainrule's
 default generator (``cr.manual_seed`` resets it), so a seed reproduces a model's initial weights.
 
@@ -78,9 +78,9 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` (a NumPy array or a scalar) into ``tensor.data`` in place, in its dtype and backend."""
-    xp = backend.get_array_module(tensor.data)
-    with unlocked("init", tensor.data):  # a live graph may hold it read-only: the version bump tells that graph
-        tensor.data[...] = xp.asarray(values, dtype=tensor.dtype)
+    xp = backend.get_array_module(tensor._data)
+    with unlocked("init", tensor._data):  # a live graph may hold it read-only: the version bump tells that graph
+        tensor._data[...] = xp.asarray(values, dtype=tensor.dtype)
     tensor.bump_version()
     return tensor
 

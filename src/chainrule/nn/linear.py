@@ -41,6 +41,7 @@ class Linear(Module):
         out_features: int,
         bias: bool = True,
         *,
+        device: Any = None,
         dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
@@ -53,6 +54,8 @@ class Linear(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)

@@ -83,7 +83,7 @@ def _check_name(kind: str, name: Any) -> None:
 def _checkpoint_array(value: Any) -> Any:
     """A state-dict value as an array (NumPy, or CuPy): Tensors, arrays, numbers, or anything with __array__."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if backend.is_array(value):
         return value
     try:
@@ -390,7 +390,7 @@ class Module:
                     continue
                 cast = dtype if dtype is not None and t.dtype.kind == "f" else None
                 if cast is not None:
-                    t.data = t.data.astype(cast)
+                    t.data = t._data.astype(cast)
                 if dev is not None and t.device != dev:
                     t.data = move(t._data, dev)
                 if t.grad is not None:
@@ -480,7 +480,7 @@ class Module:
                 problems.append(f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} from "
                                 f"checkpoint, the shape in current model is {target.shape}.")
                 continue
-            converted.append((target, _on_backend_of(array, target.data, target.dtype)))
+            converted.append((target, _on_backend_of(array, target._data, target.dtype)))
         errors = []
         if strict and missing:
             errors.append("Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
@@ -491,8 +491,8 @@ class Module:
             message = f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             raise StateDictError(message, missing, unexpected, mismatched)
         for target, array in converted:
-            if getattr(target.data.flags, "writeable", True):
-                target.data[...] = array
+            if getattr(target._data.flags, "writeable", True):
+                target._data[...] = array
                 target.bump_version()
             else:
                 target.data = array

@@ -40,6 +40,7 @@ class _BatchNorm(Module):
         track_running_stats: bool = True,
         *,
         bias: bool = True,
+        device: Any = None,
         dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
@@ -73,6 +74,8 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
         self.reset_parameters()
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
@@ -101,7 +104,7 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.add_(1)
             factor = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
@@ -159,6 +162,7 @@ class LayerNorm(Module):
         elementwise_affine: bool = True,
         bias: bool = True,
         *,
+        device: Any = None,
         dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
@@ -180,6 +184,8 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         self.reset_parameters()
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def reset_parameters(self) -> None:
         if self.elementwise_affine:

@@ -159,7 +159,7 @@ class DistributedDataParallel(Module):
             self._queued = True
         bucket, i = self._place[id(p)]
         lo, hi = bucket.offsets[i]
-        bucket.buffer[lo:hi] = p.grad.data.reshape(-1)
+        bucket.buffer[lo:hi] = p.grad._data.reshape(-1)
         self._ready.add(id(p))
         bucket.pending -= 1
         self._launch_full()
@@ -216,8 +216,8 @@ class DistributedDataParallel(Module):
 
 
 def _set_grad(p: Tensor, average: np.ndarray) -> None:
-    if p.grad is not None and p.grad.data.flags.writeable and p.grad.shape == average.shape:
-        np.copyto(p.grad.data, average)
+    if p.grad is not None and p.grad._data.flags.writeable and p.grad.shape == average.shape:
+        np.copyto(p.grad._data, average)
         p.grad.bump_version()
     else:
         p.grad = Tensor(average.copy())
@@ -233,7 +233,7 @@ def _make_buckets(params: list[Parameter], cap_bytes: int) -> list[_Bucket]:
             buckets.append(_Bucket(run))
             run, size = [], 0
         run.append(p)
-        size += p.data.nbytes
+        size += p._data.nbytes
     if run:
         buckets.append(_Bucket(run))
     return buckets

@@ -80,21 +80,28 @@ class AvgPool2d(Module):
 
 
 class LPPool2d(Module):
-    """(Σ_window x^p)^(1/p) over each window, p = ``norm_type`` (p = 1: sum pooling, p → ∞: max pooling)."""
+    """(Σ_window x^p)^(1/p) over each window, p = ``norm_type`` (p = 1: sum pooling, p → ∞: max pooling).
 
-    def __init__(self, norm_type: float, kernel_size: _Size, stride: _Size | None = None, ceil_mode: bool = False):
+    ``mean=True`` (a chainrule extension) takes the power mean ((1/|window|)·Σ_window x^p)^(1/p) instead, as
+    the course notes define Lp pooling (p = 1: average pooling, p = 2: root mean square).
+    """
+
+    def __init__(self, norm_type: float, kernel_size: _Size, stride: _Size | None = None, ceil_mode: bool = False,
+                 *, mean: bool = False) -> None:
         super().__init__()
         self.norm_type = norm_type
         self.kernel_size = kernel_size
         self.stride = stride
         self.ceil_mode = ceil_mode
+        self.mean = mean
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return F.lp_pool2d(input, float(self.norm_type), self.kernel_size, self.stride, ceil_mode=self.ceil_mode)
+        return F.lp_pool2d(input, float(self.norm_type), self.kernel_size, self.stride, ceil_mode=self.ceil_mode,
+                           mean=self.mean)
 
     def extra_repr(self) -> str:
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"ceil_mode={self.ceil_mode}")
+                f"ceil_mode={self.ceil_mode}" + (", mean=True" if self.mean else ""))
 
 
 class AdaptiveAvgPool2d(Module):

@@ -99,11 +99,13 @@ class RNNCell(_CellBase):
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-        dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
+        device: Any = None, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
         _check_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias, 1, dtype, generator)
         self.nonlinearity = nonlinearity
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002 - PyTorch's name
         x, single = self._input(input)
@@ -117,9 +119,11 @@ class LSTMCell(_CellBase):
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True,
-        dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
+        device: Any = None, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size, bias, 4, dtype, generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
         x, single = self._input(input)
@@ -134,9 +138,11 @@ class GRUCell(_CellBase):
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True,
-        dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
+        device: Any = None, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size, bias, 3, dtype, generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002 - PyTorch's name
         x, single = self._input(input)
@@ -301,12 +307,14 @@ class RNN(_RNNBase):
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
         bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-        dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
+        device: Any = None, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
         _check_nonlinearity("RNN", nonlinearity)
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
                          num_layers, bias, batch_first, dropout, bidirectional, dtype, generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def _step(self, xw, state, w_hh, b_hh):
         return [rnn_cell(xw, state[0], w_hh, b_hh, self.nonlinearity)]
@@ -328,10 +336,12 @@ class LSTM(_RNNBase):
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
         batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-        dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
+        device: Any = None, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          dtype, generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def _step(self, xw, state, w_hh, b_hh):
         return list(lstm_cell(xw, state[0], state[1], w_hh, b_hh))
@@ -359,10 +369,12 @@ class GRU(_RNNBase):
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
         batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-        dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
+        device: Any = None, dtype: Any = dtypes.float32, generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          dtype, generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def _step(self, xw, state, w_hh, b_hh):
         return [gru_cell(xw, state[0], w_hh, b_hh)]

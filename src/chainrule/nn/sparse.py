@@ -65,9 +65,6 @@ class Embedding(Module):
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         dtype = dtypes.float32 if dtype is None else dtype
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise ArgumentError(f"Embedding: device {str(device)!r} is not available: chainrule runs on the CPU here; "
-                                f"pass device='cpu' or leave it out")
         if _weight is None:
             self.weight = empty_parameter((num_embeddings, embedding_dim), dtype, "Embedding")
             self.reset_parameters(generator)
@@ -78,6 +75,8 @@ class Embedding(Module):
             self.weight = _weight
         if _freeze:
             self.weight.requires_grad = False
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
         init.normal_(self.weight, generator=generator)

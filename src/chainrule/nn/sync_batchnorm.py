@@ -129,7 +129,8 @@ class SyncBatchNorm(_BatchNorm):
         *,
         bias: bool = True,
     ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias, dtype=dtype)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias, device=device,
+                         dtype=dtype)
         self.process_group = process_group
 
     def _check_input_dim(self, input: Tensor) -> None:  # noqa: A002 - PyTorch's name
@@ -147,7 +148,7 @@ class SyncBatchNorm(_BatchNorm):
             raise DTypeError(f"SyncBatchNorm: input must be floating point, got {input.dtype}; hint: .float()")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.add_(1)
             factor = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
         fn = SyncBatchNormFunction(self.eps, self.weight is not None, self.bias is not None, _allreduce_sum)
         y = fn(*(t for t in (input, self.weight, self.bias) if t is not None))

@@ -74,7 +74,7 @@ class TransformerEncoderLayer(_Blocks, Module):
     def __init__(
         self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
         activation: Activation = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
-        norm_first: bool = False, bias: bool = True, *, dtype: Any = dtypes.float32,
+        norm_first: bool = False, bias: bool = True, *, device: Any = None, dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -87,6 +87,8 @@ class TransformerEncoderLayer(_Blocks, Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout, generator=generator)
         self.dropout2 = Dropout(dropout, generator=generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def forward(self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
@@ -104,7 +106,7 @@ class TransformerDecoderLayer(_Blocks, Module):
     def __init__(
         self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
         activation: Activation = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
-        norm_first: bool = False, bias: bool = True, *, dtype: Any = dtypes.float32,
+        norm_first: bool = False, bias: bool = True, *, device: Any = None, dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -121,6 +123,8 @@ class TransformerDecoderLayer(_Blocks, Module):
         self.dropout1 = Dropout(dropout, generator=generator)
         self.dropout2 = Dropout(dropout, generator=generator)
         self.dropout3 = Dropout(dropout, generator=generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None, memory_mask: Any = None,
                 tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None, tgt_is_causal: bool = False,
@@ -186,7 +190,8 @@ class Transformer(Module):
         self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6,
         dim_feedforward: int = 2048, dropout: float = 0.1, activation: Activation = "relu",
         custom_encoder: Module | None = None, custom_decoder: Module | None = None, layer_norm_eps: float = 1e-5,
-        batch_first: bool = False, norm_first: bool = False, bias: bool = True, *, dtype: Any = dtypes.float32,
+        batch_first: bool = False, norm_first: bool = False, bias: bool = True, *, device: Any = None,
+        dtype: Any = dtypes.float32,
         generator: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -203,6 +208,8 @@ class Transformer(Module):
         for p in self.parameters():
             if p.ndim > 1:
                 init.xavier_uniform_(p, generator=generator)
+        if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
+            self.to(device)
 
     def forward(self, src: Tensor, tgt: Tensor, src_mask: Any = None, tgt_mask: Any = None, memory_mask: Any = None,
                 src_key_padding_mask: Any = None, tgt_key_padding_mask: Any = None,

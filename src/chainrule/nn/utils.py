@@ -34,7 +34,7 @@ def clip_grad_norm_(
     params = _with_grads(parameters)
     if not params:
         return Tensor(np.zeros((), dtype=np.float32))
-    grads = [p.grad.data for p in params if p.grad.data.size]
+    grads = [p.grad._data for p in params if p.grad._data.size]
     if norm_type == math.inf:
         total = max((float(abs(g).max()) for g in grads), default=0.0)
     elif norm_type == 2:
@@ -49,8 +49,8 @@ def clip_grad_norm_(
     scale = max_norm / (total + 1e-6)
     if scale < 1:
         for p in params:
-            p.grad = Tensor(p.grad.data * p.grad.dtype.type(scale))
-    grad = params[0].grad.data
+            p.grad = Tensor(p.grad._data * p.grad.dtype.type(scale))
+    grad = params[0].grad._data
     return Tensor(backend.get_array_module(grad).asarray(total, dtype=grad.dtype))  # on the gradients' device
 
 
@@ -60,4 +60,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
         raise ArgumentError(f"clip_grad_value_: clip_value must be ≥ 0, got {clip_value}")
     for p in _with_grads(parameters):
         c = p.grad.dtype.type(clip_value)
-        p.grad = Tensor(p.grad.data.clip(-c, c))
+        p.grad = Tensor(p.grad._data.clip(-c, c))

@@ -93,13 +93,15 @@ def _avg_pool(g: Graph, r: OpRecord) -> None:
 
 
 def _lp_pool(g: Graph, r: OpRecord) -> None:
-    """y = (c·Σ_P x^p)^(1/p) = (kh·kw·c·mean_P x^p)^(1/p); x^p is not |x|^p (ONNX's LpPool takes |x|)."""
+    """y = (c·Σ_P x^p)^(1/p) = (kh·kw·c·mean_P x^p)^(1/p); x^p is not |x|^p (ONNX's LpPool takes |x|, and is
+    the power sum only). The power mean (c = 1/|P|) is the same graph with its own factor kh·kw·c in the Mul."""
     w, dtype, p = r.fn.windows, r.inputs[0]._data.dtype, r.fn.p
     x = g.inp(r, 0)
     if p != 1:
         x = g.node("Pow", [x, g.scalar(p, dtype)])
     area = w.kernel[0] * w.kernel[1]
-    factor = area * (1 if np.isscalar(r.fn.scale) else np.asarray(r.fn.scale, dtype=np.float64))
+    scale = r.fn.scale
+    factor = area * (scale if np.isscalar(scale) else np.asarray(scale, dtype=np.float64))
     if p == 1:
         _scaled(g, _window_mean(g, x, w, dtype), factor, dtype, r.outputs)
         return

@@ -36,6 +36,7 @@ __all__ = ["IR_VERSIONS", "TrainingMode", "export"]
 # opset → the IR version written: the one each opset came with (onnx.helper.VERSION_TABLE), which every
 # onnxruntime that runs the opset reads
 IR_VERSIONS = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+"""Opset → the ONNX IR version ``export`` writes for it; the keys are the opsets ``export`` accepts."""
 
 
 class TrainingMode(enum.IntEnum):

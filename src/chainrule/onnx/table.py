@@ -8,12 +8,22 @@ emitter; the layers exported whole; and the ops that have no ONNX form, each wit
 from __future__ import annotations
 
 from chainrule.nn import sync_batchnorm
-from chainrule.onnx import emit_indexing, emit_layers, emit_ops, emit_rnn
-from chainrule.ops import conv, loss, pool, recurrent, shape, sparse, transfer
+from chainrule.onnx import (
+    emit_activation_extra,
+    emit_indexing,
+    emit_layers,
+    emit_math,
+    emit_ops,
+    emit_resample,
+    emit_rnn,
+)
+from chainrule.ops import conv, loss, pool, recurrent, sampling, select_along, shape, sparse, transfer
 
 __all__ = ["FUNCTIONS", "MODULES", "NOT_EXPORTED"]
 
-FUNCTIONS = {**emit_ops.EMITTERS, **emit_layers.EMITTERS, **emit_indexing.EMITTERS}
+FUNCTIONS = {**emit_ops.EMITTERS, **emit_layers.EMITTERS, **emit_indexing.EMITTERS, **emit_activation_extra.EMITTERS}
+FUNCTIONS |= emit_resample.EMITTERS
+FUNCTIONS |= emit_math.EMITTERS
 
 MODULES = {**emit_layers.MODULE_EMITTERS, **emit_rnn.MODULE_EMITTERS}
 
@@ -33,6 +43,7 @@ NOT_EXPORTED: dict[type, str] = {
     pool.MaxPool2dScatter: _BACKWARD,
     pool.MaxPool2dGather: _BACKWARD,
     shape.ScatterAdd: _BACKWARD,
+    select_along.ScatterAdd: _BACKWARD,
     sparse.EmbeddingScatter: _BACKWARD,
     loss.CrossEntropyIndex: _LOSS,
     loss.CrossEntropyProb: _LOSS,
@@ -45,4 +56,6 @@ NOT_EXPORTED: dict[type, str] = {
     recurrent.RNNSequence: _RECURRENT,
     recurrent.LSTMSequence: _RECURRENT,
     recurrent.GRUSequence: _RECURRENT,
+    sampling.Normal: "a random draw: an exported graph would hold the one draw made while tracing",
+    **emit_math.NOT_EXPORTED,
 }

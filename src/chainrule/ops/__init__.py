@@ -11,6 +11,8 @@ from chainrule.ops.activation import (
     softplus,
     tanh,
 )
+from chainrule.ops.binary_math import atan2, fmod, lerp, remainder
+from chainrule.ops.contractions import diag, dot, einsum, mv, outer, tensordot, trace
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -39,6 +41,26 @@ from chainrule.ops.elementwise import (
 )
 from chainrule.ops.indexing import argsort, gather, index_select, masked_fill, scatter, scatter_add, sort, topk
 from chainrule.ops.linalg import bmm, matmul, mm
+from chainrule.ops.norms import dist, norm, std
+from chainrule.ops.predicates import (
+    all,
+    allclose,
+    any,
+    count_nonzero,
+    equal,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    masked_select,
+    nonzero,
+)
+from chainrule.ops.products import cumprod, prod
+from chainrule.ops.rearrange import flip, repeat_interleave, roll, tile
 from chainrule.ops.reduce import (
     amax,
     amin,
@@ -53,6 +75,8 @@ from chainrule.ops.reduce import (
     sum,
     var,
 )
+from chainrule.ops.rounding import ceil, floor, nan_to_num, round, sign, trunc
+from chainrule.ops.sampling import multinomial, normal
 from chainrule.ops.shape import (
     broadcast_to,
     cat,
@@ -75,6 +99,7 @@ from chainrule.ops.shape import (
     unsqueeze,
 )
 from chainrule.ops.triangular import tril, triu
+from chainrule.ops.unary_math import erf, exp2, expm1, log1p, log2, log10, reciprocal, rsqrt, square, tan
 
 __all__ = [
     "tril", "triu",
@@ -85,4 +110,9 @@ __all__ = [
     "stack", "sub", "sum", "sum_to", "tanh", "transpose", "unbind", "unsqueeze", "var", "where",
     "argsort", "bmm", "chunk", "cumsum", "gather", "index_select", "masked_fill", "median", "mm", "narrow",
     "scatter", "scatter_add", "sort", "t", "topk",
+    "all", "allclose", "any", "atan2", "ceil", "count_nonzero", "cumprod", "diag", "dist", "dot", "einsum", "equal",
+    "erf", "exp2", "expm1", "flip", "floor", "fmod", "isclose", "isfinite", "isinf", "isnan", "lerp", "log10", "log1p",
+    "log2", "logical_and", "logical_not", "logical_or", "logical_xor", "masked_select", "multinomial", "mv",
+    "nan_to_num", "nonzero", "norm", "normal", "outer", "prod", "reciprocal", "remainder", "repeat_interleave",
+    "roll", "round", "rsqrt", "sign", "square", "std", "tan", "tensordot", "tile", "trace", "trunc",
 ]

@@ -16,7 +16,7 @@ from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.errors import ArgumentError
 from chainrule.ops.elementwise import exp, where
-from chainrule.ops.operands import as_tensor, check_number, float_only, normalize_dim
+from chainrule.ops.operands import as_tensor, check_number, float_only, normalize_dim, written_back
 from chainrule.ops.reduce import sum as sum_
 from chainrule.tensor import Tensor
 
@@ -40,7 +40,7 @@ class Tanh(Function):
 
     def fast_backward(self, gy: Any) -> Any:
         """gy·(1 − y²) on arrays, in one buffer."""
-        y = self.output().data
+        y = self.output()._data
         xp = _xp(y)
         g = xp.multiply(y, y, out=xp.empty_like(y))  # out=: an array even when 0-d
         xp.subtract(1, g, out=g)
@@ -72,7 +72,7 @@ class Sigmoid(Function):
 
     def fast_backward(self, gy: Any) -> Any:
         """gy·y·(1 − y) on arrays, in one buffer."""
-        y = self.output().data
+        y = self.output()._data
         xp = _xp(y)
         g = xp.subtract(1, y, out=xp.empty_like(y))  # out=: an array even when 0-d
         g *= y
@@ -169,31 +169,34 @@ def sigmoid(x: Any) -> Tensor:
     return Sigmoid()(x)
 
 
-def relu(x: Any) -> Tensor:
-    """max(x, 0) elementwise; its derivative at 0 is taken as 0."""
+def relu(x: Any, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise; its derivative at 0 is taken as 0. ``inplace``: see ``written_back``."""
     x = as_tensor("relu", x)
     float_only("relu", x)
-    return ReLU()(x)
+    return written_back(x, ReLU()(x), inplace)
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope·x otherwise."""
+def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise. ``inplace``: see ``written_back``."""
     x = as_tensor("leaky_relu", x)
     float_only("leaky_relu", x)
-    return LeakyReLU(check_number("leaky_relu", "negative_slope", negative_slope, nan=True))(x)
+    slope = check_number("leaky_relu", "negative_slope", negative_slope, nan=True)
+    return written_back(x, LeakyReLU(slope)(x), inplace)
 
 
-def softmax(x: Any, dim: int = -1) -> Tensor:
-    """exp(x) / Σ exp(x) along ``dim``, stable for any logits (the max is subtracted first)."""
-    x = as_tensor("softmax", x)
+def softmax(x: Any, dim: int = -1, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``dim``, stable for any logits (the max is subtracted first); ``dtype`` casts x
+    first (PyTorch's signature; ``_stacklevel`` is accepted and unused)."""
+    x = as_tensor("softmax", x) if dtype is None else as_tensor("softmax", x).to(dtype)
     float_only("softmax", x)
     axis = normalize_dim("softmax", dim, x.ndim)
     return Softmax(axis if x.ndim else None)(x)  # a 0-d tensor is its own (one-element) slice
 
 
-def log_softmax(x: Any, dim: int = -1) -> Tensor:
-    """x − logsumexp(x) along ``dim``, stable for any logits."""
-    x = as_tensor("log_softmax", x)
+def log_softmax(x: Any, dim: int = -1, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """x − logsumexp(x) along ``dim``, stable for any logits; ``dtype`` casts x first (PyTorch's signature;
+    ``_stacklevel`` is accepted and unused)."""
+    x = as_tensor("log_softmax", x) if dtype is None else as_tensor("log_softmax", x).to(dtype)
     float_only("log_softmax", x)
     axis = normalize_dim("log_softmax", dim, x.ndim)
     return LogSoftmax(axis if x.ndim else None)(x)  # a 0-d tensor is its own (one-element) slice
@@ -347,11 +350,11 @@ class Softplus(Function):
         return where(self.linear, gy, gy * sigmoid(self.inputs[0] * self.beta))
 
 
-def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002 - PyTorch's name
-    """x for x > 0, alpha·(eˣ − 1) otherwise."""
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
+    """x for x > 0, alpha·(eˣ − 1) otherwise. ``inplace``: see ``written_back``."""
     x = as_tensor("elu", input)
     float_only("elu", x)
-    return ELU(check_number("elu", "alpha", alpha, nan=True))(x)
+    return written_back(x, ELU(check_number("elu", "alpha", alpha, nan=True))(x), inplace)
 
 
 def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTorch's name

@@ -74,7 +74,7 @@ def scaled_dot_product_attention(
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else check_number(op, "scale", scale, finite=True)
     dropout_p = check_number(op, "dropout_p", dropout_p, 0.0, 1.0)
     scores = (q @ k.transpose(-2, -1)) * scale
-    xp = backend.get_array_module(scores.data)
+    xp = backend.get_array_module(scores._data)
     allowed = None
     if is_causal:
         if attn_mask is not None:
@@ -91,8 +91,8 @@ def scaled_dot_product_attention(
     if allowed is not None:
         # a query that may attend no key gets zeros (not the NaN of a softmax over −∞ alone): its row keeps its
         # finite scores through the softmax and is zeroed after it
-        some = xp.broadcast_to(allowed.data, scores.shape).any(axis=-1, keepdims=True)
-        scores = where(Tensor(allowed.data | ~some), scores, Tensor(xp.asarray(-np.inf, dtype=scores.dtype)))
+        some = xp.broadcast_to(allowed._data, scores.shape).any(axis=-1, keepdims=True)
+        scores = where(Tensor(allowed._data | ~some), scores, Tensor(xp.asarray(-np.inf, dtype=scores.dtype)))
     weights = softmax(scores, -1)
     if some is not None and not some.all():
         weights = where(Tensor(some), weights, Tensor(xp.zeros((), dtype=scores.dtype)))

@@ -15,7 +15,7 @@ from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.creation import default_generator
 from chainrule.errors import ArgumentError, ArgumentTypeError, DTypeError
-from chainrule.ops.operands import as_tensor, check_bool, check_number, describe
+from chainrule.ops.operands import as_tensor, check_bool, check_number, describe, written_back
 from chainrule.tensor import Tensor
 
 __all__ = ["dropout"]
@@ -42,13 +42,15 @@ def dropout(
     input: Any,  # noqa: A002 - PyTorch's name
     p: float = 0.5,
     training: bool = True,
+    inplace: bool = False,
     generator: np.random.Generator | None = None,
 ) -> Tensor:
     """Inverted dropout: in training each element is kept with probability 1 − p and scaled by 1/(1 − p),
     zeroed otherwise; with ``training=False`` (or p = 0) the input is returned unchanged.
 
-    The mask is ``generator.random(input.shape) >= p``, from ``generator`` or, without one, chainrule's default
-    generator. p = 1 drops everything (the output and its gradient are zero).
+    ``inplace=True`` writes the result into ``input`` where no gradient is recorded for it, as PyTorch's
+    (``written_back``). The mask is ``generator.random(input.shape) >= p``, from ``generator`` or, without one,
+    chainrule's default generator. p = 1 drops everything (the output and its gradient are zero).
     """
     x = as_tensor("dropout", input)
     if x.dtype.kind != "f":
@@ -67,10 +69,10 @@ def dropout(
     if not check_bool("dropout", "training", training) or p == 0.0:
         return x
     rng = generator if generator is not None else default_generator()
-    xp = backend.get_array_module(x.data)
+    xp = backend.get_array_module(x._data)
     if p == 1.0:
         scaled_mask = xp.zeros(x.shape, dtype=x.dtype)
     else:
         keep = xp.asarray(rng.random(x.shape) >= p)
         scaled_mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - p))
-    return Dropout(scaled_mask)(x)
+    return written_back(x, Dropout(scaled_mask)(x), check_bool("dropout", "inplace", inplace))

@@ -146,9 +146,9 @@ class Pow(Function):
         a, b = self.inputs
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = where(b.data == 0, 0, gy * b * a ** (b - 1))
+            ga = where(b._data == 0, 0, gy * b * a ** (b - 1))
         if self.needs_input_grad[1]:
-            limit = (a.data == 0) & (b.data >= 0)
+            limit = (a._data == 0) & (b._data >= 0)
             gb = where(limit, 0, gy * self.output() * log(where(limit, 1, a)))  # ln 1 = 0 where the limit applies
         return ga, gb
 
@@ -214,7 +214,7 @@ def _no_negative_int_powers(op: str, base: Tensor, exponent: Any) -> None:
     """Integers to negative integer powers are not integers (NumPy refuses, PyTorch truncates or refuses)."""
     if base.dtype.kind not in "iu":
         return
-    negative = bool((exponent.data < 0).any()) if isinstance(exponent, Tensor) else exponent < 0
+    negative = bool((exponent._data < 0).any()) if isinstance(exponent, Tensor) else exponent < 0
     if negative:
         raise ArgumentError(
             f"{op}: integers to negative integer powers are not allowed (base dtype {base.dtype}); hint: cast the "
@@ -380,7 +380,7 @@ class Minimum(Function):
 
 
 def _route(gy: Tensor, a: Tensor, b: Tensor, larger: bool) -> tuple[Tensor, Tensor]:
-    a, b = a.data, b.data
+    a, b = a._data, b._data
     wins = a > b if larger else a < b
     weight_a = wins + 0.5 * (a == b)  # 1 where a wins, 1/2 at ties, 0 where b wins
     weight_a = Tensor(_xp(weight_a).asarray(weight_a, dtype=gy.dtype))
@@ -465,7 +465,7 @@ clamp = clip
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a if condition else b``, broadcasting all three."""
-    cond = as_tensor("where", condition, "condition").data
+    cond = as_tensor("where", condition, "condition")._data
     if cond.dtype != bool:
         raise DTypeError(f"where: condition must be boolean, got dtype {cond.dtype}; hint: compare, e.g. x > 0")
     a, b = binary("where", a, b)
@@ -478,28 +478,64 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 def _compare(op: str, a: Any, b: Any) -> Tensor:
     a, b = binary(op, a, b)
-    return Tensor(getattr(operator, op)(a.data, b.data))
+    return Tensor(getattr(operator, op)(a._data, b._data))
 
 
 def lt(a: Any, b: Any) -> Tensor:
+    """``a < b`` elementwise, broadcasting: a bool tensor, outside the graph (``torch.lt``).
+
+    Raises:
+        ShapeError: shapes that do not broadcast.
+        DTypeError: float32 meeting float64, or an operand that is not numbers.
+    """
     return _compare("lt", a, b)
 
 
 def le(a: Any, b: Any) -> Tensor:
+    """``a <= b`` elementwise, broadcasting: a bool tensor, outside the graph (``torch.le``).
+
+    Raises:
+        ShapeError: shapes that do not broadcast.
+        DTypeError: float32 meeting float64, or an operand that is not numbers.
+    """
     return _compare("le", a, b)
 
 
 def gt(a: Any, b: Any) -> Tensor:
+    """``a > b`` elementwise, broadcasting: a bool tensor, outside the graph (``torch.gt``).
+
+    Raises:
+        ShapeError: shapes that do not broadcast.
+        DTypeError: float32 meeting float64, or an operand that is not numbers.
+    """
     return _compare("gt", a, b)
 
 
 def ge(a: Any, b: Any) -> Tensor:
+    """``a >= b`` elementwise, broadcasting: a bool tensor, outside the graph (``torch.ge``).
+
+    Raises:
+        ShapeError: shapes that do not broadcast.
+        DTypeError: float32 meeting float64, or an operand that is not numbers.
+    """
     return _compare("ge", a, b)
 
 
 def eq(a: Any, b: Any) -> Tensor:
+    """``a == b`` elementwise, broadcasting: a bool tensor, outside the graph (``torch.eq``).
+
+    Raises:
+        ShapeError: shapes that do not broadcast.
+        DTypeError: float32 meeting float64, or an operand that is not numbers.
+    """
     return _compare("eq", a, b)
 
 
 def ne(a: Any, b: Any) -> Tensor:
+    """``a != b`` elementwise, broadcasting: a bool tensor, outside the graph (``torch.ne``).
+
+    Raises:
+        ShapeError: shapes that do not broadcast.
+        DTypeError: float32 meeting float64, or an operand that is not numbers.
+    """
     return _compare("ne", a, b)

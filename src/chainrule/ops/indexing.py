@@ -106,7 +106,7 @@ class Scatter(Function):
         zeros at P; ∂out[P]/∂src = 1, so gsrc = gather(gy, dim, index)."""
         gx = gsrc = None
         if self.needs_input_grad[0]:
-            xp = backend.get_array_module(gy.data)
+            xp = backend.get_array_module(gy._data)
             kept = xp.ones(gy.shape, dtype=gy.dtype)
             kept[_positions(self.index, self.dim)] = 0
             gx = gy * Tensor(kept)
@@ -120,7 +120,7 @@ class Scatter(Function):
 
 def _index_tensor(op: str, index: Any, name: str = "index") -> Any:
     """``index`` as an int64 array: a Tensor or array of integers (bool and float refused, as PyTorch)."""
-    array = as_tensor(op, index, name).data
+    array = as_tensor(op, index, name)._data
     if array.dtype.kind not in "iu":
         raise DTypeError(f"{op}: argument '{name}' must be an integer (int64) tensor, got dtype {array.dtype}; hint: "
                          f"cast it with .long()")
@@ -156,7 +156,7 @@ def _as_1d(x: Tensor, index: Any) -> tuple[Tensor, Any, bool]:
 
 
 def gather(input: Any, dim: int, index: Any) -> Tensor:  # noqa: A002 - PyTorch's names
-    """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (likewise for the other dims): values picked along
+    """``out[i][j][k] = input[index[i][j][k]][j][k]`` for dim 0 (likewise for the other dims): values picked along
     ``dim``; out has index's shape. Differentiable in input (gradients add where an index repeats)."""
     x = as_tensor("gather", input)
     d = normalize_dim("gather", dim, x.ndim)
@@ -177,7 +177,7 @@ def _source(op: str, x: Tensor, index: Any, src: Any, value: Any) -> Tensor:
         if isinstance(value, Tensor) or backend.is_array(value):
             raise ArgumentError(f"{op}: argument 'value' must be a number, got {describe(value)}; pass a tensor as "
                                 f"'src'")
-        return Tensor(backend.get_array_module(x.data).full(index.shape, value, dtype=x.dtype))
+        return Tensor(backend.get_array_module(x._data).full(index.shape, value, dtype=x.dtype))
     s = as_tensor(op, src, "src")
     if s.dtype != x.dtype:
         raise DTypeError(f"{op}: src has dtype {s.dtype} but input has {x.dtype}; they must match (hint: "
@@ -191,7 +191,7 @@ def _source(op: str, x: Tensor, index: Any, src: Any, value: Any) -> Tensor:
 
 def scatter(input: Any, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``src`` (or the number ``value``) written along ``dim`` at ``index``:
-    out[index[i][j]][j] = src[i][j] for dim 0. Differentiable in input and src (an index repeated along dim
+    ``out[index[i][j]][j] = src[i][j]`` for dim 0. Differentiable in input and src (an index repeated along dim
     writes one of its values, unspecified which, as in PyTorch)."""
     x = as_tensor("scatter", input)
     d = normalize_dim("scatter", dim, x.ndim)
@@ -205,7 +205,7 @@ def scatter(input: Any, dim: int, index: Any, src: Any = None, *, value: Any = N
 
 def scatter_add(input: Any, dim: int, index: Any, src: Any) -> Tensor:  # noqa: A002 - PyTorch's names
     """A copy of ``input`` with ``src`` added along ``dim`` at ``index`` (repeated indices add up):
-    out[index[i][j]][j] += src[i][j] for dim 0. Differentiable in input and src."""
+    ``out[index[i][j]][j] += src[i][j]`` for dim 0. Differentiable in input and src."""
     x = as_tensor("scatter_add", input)
     d = normalize_dim("scatter_add", dim, x.ndim)
     idx = _index_tensor("scatter_add", index)
@@ -252,7 +252,7 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:  # noqa: A002 - Py
                              f"{value.shape}; hint: value.item() or value.reshape(())")
         fill = value if value.dtype == x.dtype else value.to(x.dtype)
     elif isinstance(value, (bool, int, float, np.generic)):
-        fill = Tensor(backend.get_array_module(x.data).asarray(value).astype(x.dtype))
+        fill = Tensor(backend.get_array_module(x._data).asarray(value).astype(x.dtype))
     else:
         raise DTypeError(f"masked_fill: value must be a number or a 0-d tensor, got {describe(value)}")
     return where(m, fill, x)
@@ -286,8 +286,8 @@ def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = Fal
     differentiable: each gradient goes back to the element it came from."""
     x, d = _sort_args("sort", input, dim, descending, stable)
     if x.ndim == 0:
-        return sort_result(x, Tensor(backend.get_array_module(x.data).zeros((), dtype=np.int64)))
-    order = _order(x.data, d, descending).astype(np.int64, copy=False)
+        return sort_result(x, Tensor(backend.get_array_module(x._data).zeros((), dtype=np.int64)))
+    order = _order(x._data, d, descending).astype(np.int64, copy=False)
     return sort_result(Gather(d, order, unique=True)(x), Tensor(order.copy()))  # the graph keeps its own indices
 
 
@@ -295,8 +295,8 @@ def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = 
     """The indices that sort ``input`` along ``dim`` (``sort(...).indices``); not differentiable."""
     x, d = _sort_args("argsort", input, dim, descending, stable)
     if x.ndim == 0:
-        return Tensor(backend.get_array_module(x.data).zeros((), dtype=np.int64))
-    return Tensor(_order(x.data, d, descending).astype(np.int64, copy=False))
+        return Tensor(backend.get_array_module(x._data).zeros((), dtype=np.int64))
+    return Tensor(_order(x._data, d, descending).astype(np.int64, copy=False))
 
 
 def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> topk_result:  # noqa: A002
@@ -312,7 +312,7 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool =
     k = check_int("topk", "k", k, 0, n, hint=f"; hint: k counts elements of dim {dim}, which has size {n}")
     if x.ndim == 0:  # PyTorch gives the 0-d tensor itself, for k = 0 too
         return topk_result(x, Tensor(np.zeros((), dtype=np.int64)))
-    order = _order(x.data, d, largest)
+    order = _order(x._data, d, largest)
     order = order[(slice(None),) * d + (slice(0, k),)].astype(np.int64, copy=False)
     return topk_result(Gather(d, order, unique=True)(x), Tensor(order.copy()))  # the graph keeps its own indices
 

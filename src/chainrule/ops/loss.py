@@ -118,7 +118,7 @@ def _class_weight(op: str, weight: Any, n_classes: int, x: Tensor) -> Any:
     _same_dtype(op, x, w, "weight")
     if w.shape != (n_classes,):
         raise ShapeError(f"{op}: argument 'weight' must have shape ({n_classes},) (one per class), got {w.shape}")
-    return w.data
+    return w._data
 
 
 def _class_targets(op: str, target: Tensor, x_shape: tuple[int, ...], ignore_index: int, class_weight: Any,
@@ -140,11 +140,11 @@ def _class_targets(op: str, target: Tensor, x_shape: tuple[int, ...], ignore_ind
             f"{op}: class-index target must have shape {want} (the input's shape without the class dim), "
             f"got {target.shape}{batch}"
         )
-    t = target.data.reshape(expected)
+    t = target._data.reshape(expected)
     xp = _xp(t)
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= n_classes))
-    first_outside(op, "target", target.data, bad.reshape(target.shape), f"[0, {n_classes})",
+    first_outside(op, "target", target._data, bad.reshape(target.shape), f"[0, {n_classes})",
                   f"; class indices must lie in [0, {n_classes}) or equal ignore_index ({ignore_index})",
                   IndexValueError)
     safe = xp.where(valid, t, 0)
@@ -240,7 +240,7 @@ class CrossEntropyIndex(_ClassLoss):
         (softmax), so the second derivative follows; q and Q are constants.
         """
         x = self.inputs[0]
-        q, big_q = self.target(x.data)
+        q, big_q = self.target(x._data)
         return self.per_element(gy) * (softmax(x, 1) * Tensor(big_q) - Tensor(q))
 
     def fast_backward(self, gy: Any) -> Any:
@@ -285,7 +285,7 @@ class CrossEntropyProb(_ClassLoss):
         """
         x, t = self.inputs
         r = self.per_element(gy)
-        w = Tensor(self.class_weight(x.ndim, x.data))
+        w = Tensor(self.class_weight(x.ndim, x._data))
         gx = gt = None
         if self.needs_input_grad[0]:
             q = self.smoothed(t) * w
@@ -472,8 +472,8 @@ def binary_cross_entropy(
     if t.shape != x.shape:
         raise ShapeError(f"{op}: target must have the input's shape {x.shape}, got {t.shape}")
     hint = "; binary_cross_entropy takes probabilities (apply sigmoid, or use binary_cross_entropy_with_logits)"
-    _first_bad(op, "input", x.data, ~((x.data >= 0) & (x.data <= 1)), "[0, 1]", hint)
-    _first_bad(op, "target", t.data, ~((t.data >= 0) & (t.data <= 1)), "[0, 1]")
+    _first_bad(op, "input", x._data, ~((x._data >= 0) & (x._data <= 1)), "[0, 1]", hint)
+    _first_bad(op, "target", t._data, ~((t._data >= 0) & (t._data <= 1)), "[0, 1]")
     w = _optional_weight(op, weight, x)
     loss = BinaryCrossEntropy()(x, t)
     return _reduce(loss if w is None else loss * w, reduction)
@@ -592,7 +592,7 @@ def smooth_l1_loss(
     a = abs_(d)
     if beta == 0:
         return _reduce(a, reduction)
-    loss = where(a.data < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    loss = where(a._data < beta, d * d * (0.5 / beta), a - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -620,11 +620,11 @@ def gaussian_nll_loss(
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         if not var >= 0:
             raise ArgumentError(f"{op}: argument 'var' must be non-negative, got {var}")
-        v = Tensor(_xp(x.data).full(x.shape, var, dtype=x.dtype))
+        v = Tensor(_xp(x._data).full(x.shape, var, dtype=x.dtype))
     else:
         v = _float_arg(op, var, "var")
         _same_dtype(op, x, v, "var")
-        _first_bad(op, "var", v.data, v.data < 0, "[0, ∞)", "; variances must be non-negative")
+        _first_bad(op, "var", v._data, v._data < 0, "[0, ∞)", "; variances must be non-negative")
     if v.shape != x.shape:
         if v.shape == x.shape[:-1]:
             v = v.unsqueeze(-1)
@@ -633,9 +633,9 @@ def gaussian_nll_loss(
                 f"{op}: var of shape {v.shape} does not fit input of shape {x.shape}; expected {x.shape}, "
                 f"{x.shape[:-1]}, or the input's shape with one dim of size 1"
             )
-    xp = _xp(v.data)
-    clamped = xp.maximum(v.data, v.dtype.type(eps))
-    offset = xp.where(clamped == v.data, v.dtype.type(0), clamped - v.data)  # 0, not inf − inf, where v = ±inf
+    xp = _xp(v._data)
+    clamped = xp.maximum(v._data, v.dtype.type(eps))
+    offset = xp.where(clamped == v._data, v.dtype.type(0), clamped - v._data)  # 0, not inf − inf, where v = ±inf
     v = v + Tensor(offset)  # the values of max(v, eps), the gradient of v (a constant offset)
     d = x - t
     loss = 0.5 * (log(v) + d * d / v)

@@ -72,7 +72,7 @@ class Standardize(Function):
 
     def fast_backward(self, gy: Any) -> Any:
         """The same formula on arrays, with the 1/σ that forward saved."""
-        xhat = self.output().data
+        xhat = self.output()._data
         if xhat.size == 0:
             return gy
         if xhat.dtype in FAST_SUM_DTYPES:
@@ -261,7 +261,7 @@ def batch_norm(
     """Batch normalization over the channel dim 1 of an (N, C) or (N, C, d1, ...) input (e.g. (N, C, H, W)).
 
     Training: each channel is standardised with the batch's mean and biased variance over N and the spatial
-    dims, and, when given, the running statistics are updated in place (on ``.data``) as PyTorch does:
+    dims, and, when given, the running statistics are updated in place as PyTorch does:
     running_mean ← (1 − momentum)·running_mean + momentum·μ, running_var ← (1 − momentum)·running_var +
     momentum·var·n/(n − 1) (the unbiased variance). Evaluation: the running statistics are used and are
     constants, so y = (x − running_mean)/√(running_var + eps)·γ + β and gx = gy·γ/√(running_var + eps).
@@ -296,9 +296,9 @@ def batch_norm(
         return y
     if rm is None or rv is None:
         raise ArgumentError(f"{op}: running_mean and running_var are required when training=False")
-    xp = backend.get_array_module(x.data)
-    rstd = 1 / xp.sqrt(rv.data + x.dtype.type(eps))
-    y = (x - Tensor(rm.data.reshape(per_channel))) * Tensor(rstd.reshape(per_channel))
+    xp = backend.get_array_module(x._data)
+    rstd = 1 / xp.sqrt(rv._data + x.dtype.type(eps))
+    y = (x - Tensor(rm._data.reshape(per_channel))) * Tensor(rstd.reshape(per_channel))
     if w is not None:
         y = y * w.reshape(per_channel)
     if b is not None:
@@ -307,19 +307,19 @@ def batch_norm(
 
 
 def _update_running(rm: Tensor | None, rv: Tensor | None, mu: Any, biased_var: Any, count: int, momentum: float):
-    """In place, on ``.data``: r ← (1 − momentum)·r + momentum·statistic, with the unbiased batch variance."""
+    """In place, on the arrays: r ← (1 − momentum)·r + momentum·statistic, with the unbiased batch variance."""
     # A graph may hold a statistic read-only (a user's computation saved it): update it anyway, and bump its
     # version so that graph refuses the new values.
     if rm is not None:
         c = rm.dtype.type
-        with saved.unlocked("batch_norm", rm.data):
-            rm.data[...] = c(1 - momentum) * rm.data + c(momentum) * mu.astype(rm.dtype, copy=False)
+        with saved.unlocked("batch_norm", rm._data):
+            rm._data[...] = c(1 - momentum) * rm._data + c(momentum) * mu.astype(rm.dtype, copy=False)
         rm.bump_version()
     if rv is not None:
         c = rv.dtype.type
         unbiased = biased_var.astype(rv.dtype, copy=False) * c(count / (count - 1))
-        with saved.unlocked("batch_norm", rv.data):
-            rv.data[...] = c(1 - momentum) * rv.data + c(momentum) * unbiased
+        with saved.unlocked("batch_norm", rv._data):
+            rv._data[...] = c(1 - momentum) * rv._data + c(momentum) * unbiased
         rv.bump_version()
 
 

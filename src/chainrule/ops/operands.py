@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from chainrule import backend, dtypes
+from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -131,9 +133,9 @@ def binary(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
         # two numbers: each takes the default dtype of its kind (float32, int64, bool), NumPy ones too
         a, b = (v.item() if hasattr(v, "item") else v for v in (a, b))
     if not isinstance(a, Tensor) and _is_scalar(a) and isinstance(b, Tensor):
-        a = Tensor(scalar_array(op, a, b.dtype, b.data))
+        a = Tensor(scalar_array(op, a, b.dtype, b._data))
     elif not isinstance(b, Tensor) and _is_scalar(b) and isinstance(a, Tensor):
-        b = Tensor(scalar_array(op, b, a.dtype, a.data))
+        b = Tensor(scalar_array(op, b, a.dtype, a._data))
     a = as_tensor(op, a, "a")
     b = as_tensor(op, b, "b")
     if a.dtype != b.dtype:
@@ -358,3 +360,32 @@ def check_size(op: str, what: str, shape: Sequence[int], dtype: Any, hint: str =
             f"{op}: {what} would have shape {tuple(int(n) for n in shape)} ({numel:.3g} elements, "
             f"{nbytes / 2**30:.3g} GiB), more than this machine's memory ({MEMORY_BYTES / 2**30:.3g} GiB){hint}"
         )
+
+
+def written_back(x: Tensor, y: Tensor, inplace: bool) -> Tensor:
+    """PyTorch's ``inplace=True`` for an activation or dropout: the result ``y`` written into ``x``, and ``x``
+    returned. Where gradients are being recorded for ``x`` the result is returned out of place instead: the
+    values are the same, and the graph stays exact (chainrule records no in-place ops)."""
+    if not inplace or (x.requires_grad and is_grad_enabled()) or x.dtype != y.dtype or x.shape != y.shape:
+        return y
+    return x.copy_(y)
+
+
+def reduction_arg(size_average: bool | None, reduce: bool | None, reduction: str, op: str) -> str:
+    """PyTorch's legacy (size_average, reduce) pair mapped to ``reduction`` (with its warning); then checked
+    (``kl_div`` also takes 'batchmean', which it checks itself)."""
+    if size_average is not None or reduce is not None:
+        warnings.warn(
+            "size_average and reduce args will be deprecated, please use reduction='mean', 'sum' or 'none' instead",
+            stacklevel=3,
+        )
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = ("mean" if size_average else "sum") if reduce else "none"
+    if reduction not in ("none", "mean", "sum"):
+        extra = ", 'batchmean'" if op == "kl_div" else ""
+        raise ArgumentError(
+            f"{op}: {reduction!r} is not a valid value for argument 'reduction'; expected one of "
+            f"('none', 'mean', 'sum'{extra})"
+        )
+    return reduction

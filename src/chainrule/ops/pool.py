@@ -17,7 +17,8 @@ batch or the output positions, and no window buffer (im2col) is built.
   tested equal to these loops.
 - avg_pool2d sums the slices and divides by |P|, the divisor PyTorch uses; its backward spreads gy/|P| over
   each window with the same loop and ``+=``.
-- lp_pool2d is (Σ_P x^p)^(1/p), computed as PyTorch does; adaptive_avg_pool2d is a separable linear map.
+- lp_pool2d is the power sum (Σ_P x^p)^(1/p), computed as PyTorch does, or with ``mean=True`` the power mean
+  ((1/|P|)·Σ_P x^p)^(1/p) of the notes; adaptive_avg_pool2d is a separable linear map.
 
 The backward of every op here is itself a Function (the scatter of max pooling, the spread of average pooling)
 whose backward is the forward again, so gradients of any order follow.
@@ -423,7 +424,7 @@ def max_pool2d(
     indices = _plane_indices(fn.argmax) if return_indices else None
     if unbatched:
         y = reshape(y, y.shape[1:])
-        indices = None if indices is None else Tensor(indices.data[0])
+        indices = None if indices is None else Tensor(indices._data[0])
     return (y, indices) if return_indices else y
 
 
@@ -537,12 +538,14 @@ def avg_pool2d(
 
 
 class LPPool2d(Function):
-    """y = (c·Σ_P x^p)^(1/p), PyTorch's definition: ``avg_pool2d(x^p) · kh·kw`` raised to 1/p. ``scale`` c is
-    kh·kw/|P| per output: 1 for every full window, larger for windows that ceil_mode cuts at the border."""
+    """y = (c·Σ_P x^p)^(1/p). The power sum, PyTorch's definition ``avg_pool2d(x^p) · kh·kw`` raised to 1/p, has
+    ``scale`` c = kh·kw/|P| per output: 1 for every full window, larger for windows that ceil_mode cuts at the
+    border. The power mean ((1/|P|)·Σ_P x^p)^(1/p) has c = 1/|P|: PyTorch's c divided by kh·kw."""
     uses_outputs = True  # backward reads the output's values
 
-    def __init__(self, windows: _Windows, p: float, scale: Any) -> None:
+    def __init__(self, windows: _Windows, p: float, scale: Any, mean: bool = False) -> None:
         self.windows, self.p, self.scale = windows, p, scale
+        self.mean = mean  # which of the two the scale makes: the explain tables say it
 
     def forward(self, x):
         p = self.p
@@ -556,19 +559,19 @@ class LPPool2d(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         """y = S^(1/p) with S = c·Σ_{k∈P} xₖ^p: ∂y/∂xₖ = (1/p)·S^(1/p − 1)·c·p·xₖ^(p−1) = c·xₖ^(p−1)·y^(1−p),
-        which for c = 1 and xₖ ≥ 0 (or even p) is sign(xₖ)|xₖ|^(p−1)·y^(1−p). Where S = 0 (y = 0) the
-        gradient is 0 (PyTorch's convention; the formula would be 0·∞). Shapes: gy (N, C, OH, OW),
-        gx (N, C, H, W):
+        which for c = 1 and xₖ ≥ 0 (or even p) is sign(xₖ)|xₖ|^(p−1)·y^(1−p); for the power mean, c = 1/|P|:
+        ∂y/∂xₖ = xₖ^(p−1)·y^(1−p)/|P|. Where S = 0 (y = 0) the gradient is 0 (PyTorch's convention; the formula
+        would be 0·∞). Shapes: gy (N, C, OH, OW), gx (N, C, H, W):
 
             gx = x^(p−1) ⊙ spread(gy ⊙ c ⊙ y^(1−p) ⊙ [y ≠ 0])
 
         where spread adds each output's value to every element of its window (the adjoint of the window sum).
         """
         (x,), y, p = self.inputs, self.output(), self.p
-        nonzero = y.data != 0
+        nonzero = y._data != 0
         factor = nonzero.astype(y.dtype)
         if not isinstance(self.scale, int):
-            factor = factor * _cast(self.scale, y.data)
+            factor = factor * _cast(self.scale, y._data)
         g = gy * Tensor(factor)
         if p != 1:
             g = g * where(nonzero, y, 1.0) ** (1 - p)
@@ -585,14 +588,21 @@ def lp_pool2d(
     stride: IntPair | None = None,
     ceil_mode: bool = False,
     padding: IntPair = 0,
+    *,
+    mean: bool = False,
 ) -> Tensor:
     """Power-average pooling (PyTorch's ``F.lp_pool2d``): y = (Σ_P x^p)^(1/p) over each window, p = norm_type.
 
     As in PyTorch, x^p is not x's absolute value to the power p (odd p on negative sums gives NaN for p ≠ 1),
     a window cut by ceil_mode is scaled by kh·kw/|P|, p = ±inf is the max of |x| (min for −inf), and the
     gradient is 0 where a window's sum is 0. ``padding`` is a chainrule extension: zeros, counted in |P|.
+
+    ``mean=True`` (a chainrule extension) gives the power mean y = ((1/|P|)·Σ_P x^p)^(1/p) instead, the
+    definition of the course notes: p = 1 is average pooling, p = 2 the root mean square, and it equals
+    PyTorch's power sum divided by (kh·kw)^(1/p), cut windows included. p = ±inf is unchanged (max of |x|).
     """
     x, unbatched = _input("lp_pool2d", input)
+    mean = check_bool("lp_pool2d", "mean", mean)
     if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, np.integer, np.floating)):
         raise ArgumentTypeError(f"lp_pool2d: norm_type must be a number, got {describe(norm_type)}")
     p = float(norm_type)
@@ -608,8 +618,11 @@ def lp_pool2d(
         windows = _geometry("lp_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
         area = windows.kernel[0] * windows.kernel[1]
         counts = _divisor(windows, True)
-        scale = 1 if isinstance(counts, int) else area / counts
-        y = LPPool2d(windows, p, scale)(x)
+        if mean:
+            scale = 1 / counts  # a Python float, or an array for windows of unequal size
+        else:
+            scale = 1 if isinstance(counts, int) else area / counts
+        y = LPPool2d(windows, p, scale, mean)(x)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 

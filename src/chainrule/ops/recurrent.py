@@ -114,7 +114,7 @@ class RNNCell(_Cell):
     def fast_backward(self, gh: Any) -> tuple[Any, ...]:
         mask = None if self.tanh_cell else self.positive.astype(gh.dtype)
         h, w_hh = self.inputs[1]._data, self.inputs[2]._data
-        return self._result(_rnn_grads(gh, self.output().data, mask, h, w_hh, self.tanh_cell, self.has_bias))
+        return self._result(_rnn_grads(gh, self.output()._data, mask, h, w_hh, self.tanh_cell, self.has_bias))
 
 
 def rnn_cell_reference(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str = "tanh") -> Tensor:
@@ -125,7 +125,7 @@ def rnn_cell_reference(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
 
 def _relu_mask(y: Tensor, tanh_cell: bool) -> Tensor | None:
     """relu' = [a > 0] = [h' > 0] as a constant Tensor (None for tanh, whose derivative 1 − h'² needs no mask)."""
-    return None if tanh_cell else Tensor((y.data > 0).astype(y.dtype))
+    return None if tanh_cell else Tensor((y._data > 0).astype(y.dtype))
 
 
 def _rnn_activate(a: Any, tanh_cell: bool) -> Any:

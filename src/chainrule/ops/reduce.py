@@ -110,7 +110,7 @@ class _Extremum(_Reduction):
         to gy. The mask is a constant: routing has no second derivative.
         """
         x = self.inputs[0]._data
-        y = self.output().data
+        y = self.output()._data
         y_kept = y if self.keepdim else y.reshape(tuple(1 if i in self.dims else n for i, n in enumerate(x.shape)))
         hits = x == y_kept
         share = hits / hits.sum(axis=self.dims, keepdims=True)
@@ -220,11 +220,11 @@ def _along(op: str, x: Any, dim: Any, keepdim: bool) -> tuple[Tensor, Tensor]:
     keepdim = check_bool(op, "keepdim", keepdim)
     d = normalize_dim(op, dim, x.ndim)
     if x.ndim == 0:
-        return x, Tensor(backend.get_array_module(x.data).zeros((), dtype=np.int64))
+        return x, Tensor(backend.get_array_module(x._data).zeros((), dtype=np.int64))
     if x.shape[d] == 0:
         raise ShapeError(f"{op}: cannot take the {op} over dim {dim} of size 0 (shape {x.shape}); an empty slice has "
                          f"no {op}")
-    positions = _arg_extremum(f"arg{op}", x, d, True).data
+    positions = _arg_extremum(f"arg{op}", x, d, True)._data
     return _select_along(x, d, positions, keepdim)
 
 
@@ -268,11 +268,11 @@ def median(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: 
     n = x.shape[d]
     if n == 0:
         raise ShapeError(f"median: cannot take the median over dim {dim} of size 0 (shape {x.shape})")
-    xp = backend.get_array_module(x.data)
-    order = xp.argsort(x.data, axis=d, kind="stable")  # NaN sorts last, in its original order
+    xp = backend.get_array_module(x._data)
+    order = xp.argsort(x._data, axis=d, kind="stable")  # NaN sorts last, in its original order
     middle = xp.full(x.shape[:d] + (1,) + x.shape[d + 1:], (n - 1) // 2)  # the lower middle
     if x.dtype.kind == "f":  # a slice with NaN has median NaN, at its first NaN (as PyTorch)
-        nans = xp.isnan(x.data).sum(axis=d, keepdims=True)
+        nans = xp.isnan(x._data).sum(axis=d, keepdims=True)
         middle = xp.where(nans > 0, n - nans, middle)
     positions = xp.take_along_axis(order, middle, axis=d).astype(np.int64, copy=False)
     return return_types.median(*_select_along(x, d, positions, keepdim))
@@ -288,17 +288,17 @@ def logsumexp(x: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
 def _arg_extremum(op: str, x: Any, dim: int | None, keepdim: bool) -> Tensor:
     x = as_tensor(op, x)
     keepdim = check_bool(op, "keepdim", keepdim)
-    find = x.data.argmax if op == "argmax" else x.data.argmin
+    find = x._data.argmax if op == "argmax" else x._data.argmin
     if dim is None:  # position in the flattened tensor; keepdim gives every dim size 1, as PyTorch
         if x.numel() == 0:
             raise ShapeError(f"{op}: the tensor is empty (shape {x.shape}), so it has no {op}; hint: check its size")
-        return Tensor(backend.get_array_module(x.data).asarray(find(keepdims=keepdim), dtype=np.int64))
+        return Tensor(backend.get_array_module(x._data).asarray(find(keepdims=keepdim), dtype=np.int64))
     axis = normalize_dim(op, dim, x.ndim)
     if x.ndim == 0:  # the one element is at index 0
-        return Tensor(backend.get_array_module(x.data).zeros((), dtype=np.int64))
+        return Tensor(backend.get_array_module(x._data).zeros((), dtype=np.int64))
     if x.shape[axis] == 0:
         raise ShapeError(f"{op}: cannot take the {op} over dim {dim} of size 0 (shape {x.shape})")
-    return Tensor(backend.get_array_module(x.data).asarray(find(axis=axis, keepdims=keepdim), dtype=np.int64))
+    return Tensor(backend.get_array_module(x._data).asarray(find(axis=axis, keepdims=keepdim), dtype=np.int64))
 
 
 def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:

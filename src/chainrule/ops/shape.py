@@ -102,13 +102,13 @@ def reshape(x: Any, *shape: int | Sequence[int]) -> Tensor:
     known = math.prod(n for n in target if n != -1)  # Python ints: no overflow for absurd sizes
     if target.count(-1) > 1 or any(n < -1 for n in target):
         raise ShapeError(f"reshape: invalid shape {target}; sizes must be ≥ 0 with at most one −1")
-    if (-1 in target and (known == 0 or x.data.size % known)) or (-1 not in target and known != x.data.size):
+    if (-1 in target and (known == 0 or x._data.size % known)) or (-1 not in target and known != x._data.size):
         raise ShapeError(
-            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.data.size} elements) to {target}; "
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x._data.size} elements) to {target}; "
             f"the number of elements must stay the same"
         )
     if -1 in target:
-        target = tuple(x.data.size // known if n == -1 else n for n in target)
+        target = tuple(x._data.size // known if n == -1 else n for n in target)
     if target == x.shape:
         return x
     return Reshape(target)(x)
@@ -489,7 +489,7 @@ def _normalize_index(index: Any) -> Any:
     out = []
     for p in parts:
         if isinstance(p, Tensor):
-            p = p.data
+            p = p._data
         elif isinstance(p, list):
             p = np.asarray(p)
         out.append(p)

@@ -77,7 +77,7 @@ class EmbeddingScatter(Function):
         Shapes: gout (V, D) → gg S + (D,): the lookup again, masked at the padding positions.
         """
         if self.scale_by_freq:
-            gout = gout / Tensor(self._counts(_xp(gout.data), gout.dtype))
+            gout = gout / Tensor(self._counts(_xp(gout._data), gout.dtype))
         gg = Embedding(self.indices, None)(gout)
         if self.padding_idx is None:
             return gg
@@ -120,13 +120,13 @@ def embedding(
         if not -rows <= padding_idx < rows:
             raise ArgumentError(f"embedding: padding_idx {padding_idx} must lie in [{-rows}, {rows}) for {rows} rows")
         padding_idx = padding_idx % rows
-    check_index_range(op, "input", idx.data, 0, rows, f"; the weight has {rows} rows (num_embeddings)")
+    check_index_range(op, "input", idx._data, 0, rows, f"; the weight has {rows} rows (num_embeddings)")
     if sparse:
         raise ArgumentError(f"{op}: sparse=True (sparse gradients) is not supported: chainrule's gradients are dense "
                             f"arrays; pass sparse=False (the optimizers give the same updates)")
     if max_norm is not None:
-        _renorm_rows(op, w, idx.data, max_norm, norm_type)
-    return Embedding(idx.data, padding_idx, bool(scale_grad_by_freq))(w)
+        _renorm_rows(op, w, idx._data, max_norm, norm_type)
+    return Embedding(idx._data, padding_idx, bool(scale_grad_by_freq))(w)
 
 
 def _renorm_rows(op: str, w: Tensor, indices: Any, max_norm: float, norm_type: float) -> None:
@@ -134,16 +134,16 @@ def _renorm_rows(op: str, w: Tensor, indices: Any, max_norm: float, norm_type: f
     and outside autograd (the weight's version changes, as after an optimizer step)."""
     max_norm = check_number(op, "max_norm", max_norm, 0.0, finite=True)
     norm_type = check_number(op, "norm_type", norm_type, 0.0, low_open=True)
-    xp = _xp(w.data)
+    xp = _xp(w._data)
     rows = xp.unique(indices.reshape(-1))
-    selected = w.data[rows]
+    selected = w._data[rows]
     norms = xp.linalg.norm(selected, ord=norm_type, axis=1) if norm_type != 2 else xp.sqrt((selected * selected).sum(1))
     over = norms > max_norm
     if not over.any():
         return
     scale = (w.dtype.type(max_norm) / (norms[over] + w.dtype.type(1e-7))).astype(w.dtype)
-    with unlocked(op, w.data):
-        w.data[rows[over]] = selected[over] * scale[:, None]
+    with unlocked(op, w._data):
+        w._data[rows[over]] = selected[over] * scale[:, None]
     w.bump_version()
 
 
@@ -152,16 +152,16 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     max(tensor) + 1. Not differentiable (integer output)."""
     op = "one_hot"
     t = _index_tensor(op, tensor, "tensor")
-    xp = _xp(t.data)
+    xp = _xp(t._data)
     num_classes = check_int(op, "num_classes", num_classes)
     if num_classes == -1:
         if t.numel() == 0:
             raise ArgumentError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
-        num_classes = int(t.data.max()) + 1
+        num_classes = int(t._data.max()) + 1
     elif num_classes <= 0:
         raise ArgumentError(f"one_hot: num_classes must be positive or -1 (infer), got {num_classes}")
-    check_index_range(op, "tensor", t.data, 0, num_classes)
+    check_index_range(op, "tensor", t._data, 0, num_classes)
     check_size(op, "the result", t.shape + (num_classes,), np.int64)
     out = xp.zeros((t.numel(), num_classes), dtype=np.int64)  # memory for the result only
-    out[xp.arange(t.numel()), t.data.reshape(-1)] = 1
+    out[xp.arange(t.numel()), t._data.reshape(-1)] = 1
     return Tensor(out.reshape(t.shape + (num_classes,)))

@@ -44,14 +44,17 @@ class TensorMethods:
     them onto ``Tensor``, where ``self`` is a Tensor."""
 
     # ----- autograd -----------------------------------------------------------------------------------
-    def backward(self, grad: Tensor | Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) · grad into ``leaf.grad`` for every leaf that requires grad.
+    def backward(self, gradient: Tensor | Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) · gradient into ``leaf.grad`` for every leaf that requires grad (only those
+        in ``inputs``, when given: leaves that require grad).
 
-        ``grad`` defaults to 1 for a one-element tensor and is required otherwise. The graph is freed
+        ``gradient`` defaults to 1 for a one-element tensor and is required otherwise. The graph is freed
         afterwards unless ``retain_graph`` (default: ``create_graph``) is true; with ``create_graph`` the
         gradients are themselves part of a graph, so they can be differentiated again.
         """
-        engine.backward([self], None if grad is None else [grad], retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward([self], None if gradient is None else [gradient], retain_graph=retain_graph,
+                        create_graph=create_graph, inputs=inputs)
 
     def tril(self, diagonal: int = 0) -> Tensor:
         """The lower triangle of the last two dims (``chainrule.tril``)."""
@@ -500,8 +503,171 @@ class TensorMethods:
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)
 
-    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
-        return ops.split(self, split_size_or_sections, dim)
+    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        return ops.split(self, split_size, dim)
+
+    # ----- more math (PyTorch's methods of the same names) ---------------------------------------------
+    def __mod__(self, other: Any) -> Tensor:
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return ops.remainder(other, self)
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    def sign(self) -> Tensor:
+        return ops.sign(self)
+
+    def floor(self) -> Tensor:
+        return ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return ops.ceil(self)
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        return ops.round(self, decimals=decimals)
+
+    def trunc(self) -> Tensor:
+        return ops.trunc(self)
+
+    def isnan(self) -> Tensor:
+        return ops.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return ops.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return ops.isfinite(self)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        return ops.nan_to_num(self, nan, posinf, neginf)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return ops.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return ops.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return ops.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        return ops.logical_not(self)
+
+    def any(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return ops.any(self, dim, keepdim)
+
+    def all(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return ops.all(self, dim, keepdim)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        return ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Any) -> bool:
+        return ops.equal(self, other)
+
+    def count_nonzero(self, dim: int | Sequence[int] | None = None) -> Tensor:
+        return ops.count_nonzero(self, dim)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Any:
+        return ops.nonzero(self, as_tuple=as_tuple)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return ops.masked_select(self, mask)
+
+    def log1p(self) -> Tensor:
+        return ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return ops.expm1(self)
+
+    def log2(self) -> Tensor:
+        return ops.log2(self)
+
+    def log10(self) -> Tensor:
+        return ops.log10(self)
+
+    def exp2(self) -> Tensor:
+        return ops.exp2(self)
+
+    def erf(self) -> Tensor:
+        return ops.erf(self)
+
+    def rsqrt(self) -> Tensor:
+        return ops.rsqrt(self)
+
+    def reciprocal(self) -> Tensor:
+        return ops.reciprocal(self)
+
+    def square(self) -> Tensor:
+        return ops.square(self)
+
+    def tan(self) -> Tensor:
+        return ops.tan(self)
+
+    def atan2(self, other: Any) -> Tensor:
+        return ops.atan2(self, other)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return ops.lerp(self, end, weight)
+
+    def fmod(self, other: Any) -> Tensor:
+        return ops.fmod(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return ops.remainder(self, other)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        return ops.prod(self, dim, keepdim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype: Any = None) -> Tensor:
+        return ops.cumprod(self, dim, dtype=dtype)
+
+    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction: float | None = None) -> Tensor:
+        return ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def norm(self, p: float | str | None = "fro", dim: int | Sequence[int] | None = None, keepdim: bool = False,
+             dtype: Any = None) -> Tensor:
+        return ops.norm(self, p, dim, keepdim, dtype)
+
+    def dist(self, other: Any, p: float = 2) -> Tensor:
+        return ops.dist(self, other, p)
+
+    def dot(self, other: Any) -> Tensor:
+        return ops.dot(self, other)
+
+    def outer(self, vec2: Any) -> Tensor:
+        return ops.outer(self, vec2)
+
+    def mv(self, vec: Any) -> Tensor:
+        return ops.mv(self, vec)
+
+    def trace(self) -> Tensor:
+        return ops.trace(self)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return ops.diag(self, diagonal)
+
+    def flip(self, *dims: int | Sequence[int]) -> Tensor:
+        return ops.flip(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims)
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        return ops.roll(self, shifts, dims)
+
+    def tile(self, *dims: int | Sequence[int]) -> Tensor:
+        return ops.tile(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims)
+
+    def repeat_interleave(self, repeats: Any = None, dim: int | None = None, *,
+                          output_size: int | None = None) -> Tensor:
+        return ops.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:
+        return ops.multinomial(self, num_samples, replacement, generator=generator)
 
 
 def _cuda_device(device: Any) -> Any:

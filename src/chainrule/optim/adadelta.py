@@ -7,7 +7,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.errors import ArgumentError
-from chainrule.optim.optimizer import _MEANING, Optimizer, _scalar, check_nonnegative
+from chainrule.optim.optimizer import _MEANING, Optimizer, _scalar, check_nonnegative, implementation_hints
 from chainrule.tensor import Tensor
 
 __all__ = ["Adadelta"]
@@ -38,7 +38,11 @@ class Adadelta(Optimizer):
         weight_decay: float = 0,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ) -> None:
+        implementation_hints("Adadelta", foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
                                   "maximize": maximize})
 

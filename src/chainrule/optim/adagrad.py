@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, _scalar, check_nonnegative
+from chainrule.optim.optimizer import Optimizer, _scalar, check_nonnegative, implementation_hints
 from chainrule.tensor import Tensor
 
 __all__ = ["Adagrad"]
@@ -39,7 +39,11 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        implementation_hints("Adagrad", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = {
             "lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
             "initial_accumulator_value": initial_accumulator_value, "maximize": maximize,

@@ -8,7 +8,7 @@ from typing import Any
 from chainrule import backend
 from chainrule.errors import ArgumentTypeError
 from chainrule.ops.operands import check_number, describe
-from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar, check_nonnegative
+from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar, check_nonnegative, implementation_hints
 from chainrule.tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
@@ -53,8 +53,14 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
+        implementation_hints("Adam", foreach=foreach, capturable=capturable, differentiable=differentiable,
+                             fused=fused)
         betas = tuple(betas) if isinstance(betas, list) else betas  # checked as a pair with the other options
         defaults = {
             "lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
@@ -129,5 +135,11 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        implementation_hints("AdamW", foreach=foreach, capturable=capturable, differentiable=differentiable,
+                             fused=fused)
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True)

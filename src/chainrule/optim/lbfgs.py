@@ -78,7 +78,7 @@ class LBFGS(Optimizer):
     def _flat_grad(self) -> Any:
         parts = []
         for p in self._params:
-            g = p.grad.data if p.grad is not None else backend.get_array_module(p._data).zeros_like(p._data)
+            g = p.grad._data if p.grad is not None else backend.get_array_module(p._data).zeros_like(p._data)
             parts.append(g.reshape(-1))
         return backend.get_array_module(*parts).concatenate(parts) if parts else np.zeros(0)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import copy
 import math
+import types
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from chainrule.errors import ArgumentError, ArgumentTypeError
@@ -25,6 +26,8 @@ from chainrule.optim.optimizer import Optimizer
 __all__ = [
     "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearLR", "MultiStepLR", "OneCycleLR",
     "ReduceLROnPlateau", "SequentialLR", "StepLR",
+    "ChainedScheduler", "ConstantLR", "CosineAnnealingWarmRestarts", "CyclicLR", "LambdaLR", "MultiplicativeLR",
+    "PolynomialLR",
 ]
 
 
@@ -650,3 +653,365 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+# ----- LambdaLR, MultiplicativeLR, ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR, ----------
+# ----- ChainedScheduler -------------------------------------------------------------------------------------
+
+
+def _lr_lambdas(scheduler: str, optimizer: Optimizer, lr_lambda: Any) -> list[Callable[[int], float]]:
+    """One function per parameter group: a list/tuple of the right length, or one function for every group."""
+    if isinstance(lr_lambda, (list, tuple)):
+        if len(lr_lambda) != len(optimizer.param_groups):
+            raise ArgumentError(
+                f"{scheduler}: Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)} "
+                f"(argument 'lr_lambda'); hint: one function per parameter group, or a single function for all"
+            )
+        lambdas = list(lr_lambda)
+    else:
+        lambdas = [lr_lambda] * len(optimizer.param_groups)
+    for fn in lambdas:
+        if not callable(fn):
+            raise ArgumentTypeError(
+                f"{scheduler}: lr_lambda should be a function, but got {type(fn).__name__} (argument 'lr_lambda'); "
+                f"hint: e.g. lr_lambda=lambda epoch: 0.95 ** epoch"
+            )
+    return lambdas
+
+
+class _LambdaState:
+    """state_dict without the functions, as PyTorch's: a plain function is saved as None, a callable object as a
+    copy of its ``__dict__`` (restored into the scheduler's own callable by ``load_state_dict``)."""
+
+    lr_lambdas: list[Callable[[int], float]]
+    optimizer: Optimizer
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
+        self.__dict__.update(copy.deepcopy(state))
+        for fn, attributes in zip(self.lr_lambdas, saved, strict=True):
+            if attributes is not None:
+                fn.__dict__.update(copy.deepcopy(attributes))
+
+
+class LambdaLR(_LambdaState, LRScheduler):
+    """lr_t = base_lr·lr_lambda(t), one function per group (or one for all), e.g.
+    ``LambdaLR(opt, lr_lambda=lambda epoch: 0.95 ** epoch)``. ``state_dict`` drops the functions (PyTorch's rule).
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer, "LambdaLR")
+        self.optimizer = optimizer
+        self.lr_lambdas = _lr_lambdas("LambdaLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
+
+
+class MultiplicativeLR(_LambdaState, LRScheduler):
+    """lr_t = lr_{t−1}·lr_lambda(t) (the factor multiplies the current lr, so it composes with other schedulers)."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer, "MultiplicativeLR")
+        self.optimizer = optimizer
+        self.lr_lambdas = _lr_lambdas("MultiplicativeLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return _lrs(self.optimizer)
+        return [group["lr"] * fn(self.last_epoch)
+                for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups, strict=True)]
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr·factor for the first ``total_iters`` epochs, then base_lr (a constant warm-up)."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer, "ConstantLR")
+        # the step back up divides by factor
+        check_number("ConstantLR", "factor", factor, 0.0, 1.0, low_open=True,
+                     hint="; hint: Constant multiplicative factor expected to be between 0 and 1, e.g. 1/3")
+        self.factor = factor
+        self.total_iters = check_int("ConstantLR", "total_iters", total_iters, 0,
+                                     hint="; hint: the number of epochs at the reduced lr, e.g. 5")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in self.optimizer.param_groups]
+        if self.last_epoch != self.total_iters:
+            return _lrs(self.optimizer)
+        return [group["lr"] * (1.0 / self.factor) for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """lr_t = base_lr·(1 − min(t, T)/T)^power: polynomial decay to 0 over ``total_iters`` epochs T."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer, "PolynomialLR")
+        self.total_iters = _check_epoch_count("PolynomialLR", "total_iters", total_iters)
+        self.power = check_number("PolynomialLR", "power", power, finite=True,
+                                  hint="; hint: the power of the decay, e.g. 1.0 (linear)")
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _lrs(self.optimizer)
+        decay_factor = ((1.0 - self.last_epoch / self.total_iters)
+                        / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [group["lr"] * decay_factor for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""SGDR (Loshchilov & Hutter, 2017): cosine annealing from base_lr to ``eta_min`` over T_i epochs, then a
+    restart at base_lr; T_0 = ``T_0``, T_{i+1} = T_i·``T_mult``.
+
+    η_t = η_min + ½(η_base − η_min)(1 + cos(π·T_cur/T_i)), T_cur the epochs since the last restart.
+    ``step(epoch)`` accepts a fractional epoch (steps within an epoch), as PyTorch's.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,  # noqa: N803
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer, "CosineAnnealingWarmRestarts")
+        self.T_0 = check_int("CosineAnnealingWarmRestarts", "T_0", T_0, 1,
+                             hint="; hint: Expected positive integer T_0, the epochs until the first restart")
+        self.T_i = T_0
+        self.T_mult = check_int("CosineAnnealingWarmRestarts", "T_mult", T_mult, 1,
+                                hint="; hint: Expected integer T_mult >= 1, the growth of each period")
+        self.eta_min = check_number("CosineAnnealingWarmRestarts", "eta_min", eta_min, finite=True,
+                                    hint="; hint: the smallest lr, e.g. 0")
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
+        """Advance one epoch, or jump to ``epoch`` (a float for a fraction of an epoch)."""
+        self._step_count += 1
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            check_number("CosineAnnealingWarmRestarts.step", "epoch", epoch, 0.0, finite=True,
+                         hint="; hint: Expected non-negative epoch")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** (n)
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = _lrs(self.optimizer)
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith, 2017), stepped once per batch: the lr goes from ``base_lr`` up to
+    ``max_lr`` over ``step_size_up`` steps and back over ``step_size_down``; the amplitude is scaled per cycle
+    ('triangular': 1, 'triangular2': halved each cycle) or per step ('exp_range': gamma^step), or by
+    ``scale_fn``. With ``cycle_momentum`` the momentum (or β₁) moves the opposite way between ``max_momentum``
+    and ``base_momentum``. ``state_dict`` drops the scale function (a callable object keeps its ``__dict__``).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | list[float],
+        max_lr: float | list[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None,
+        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.8,
+        max_momentum: float = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        name = "CyclicLR"
+        _check_optimizer(optimizer, name)
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        for lr in base_lrs:
+            check_number(name, "base_lr", lr, 0.0, finite=True, hint="; hint: the lowest lr of a cycle, e.g. 1e-3")
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        for lr in self.max_lrs:
+            check_number(name, "max_lr", lr, 0.0, finite=True, hint="; hint: the highest lr of a cycle, e.g. 0.1")
+        up = check_number(name, "step_size_up", step_size_up, 0.0, low_open=True, finite=True,
+                          hint="; hint: the steps from base_lr up to max_lr, e.g. 2000")
+        down = up if step_size_down is None else check_number(
+            name, "step_size_down", step_size_down, 0.0, finite=True, hint="; hint: e.g. equal to step_size_up")
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if scale_fn is None:
+            check_choice(name, "mode", mode, ("triangular", "triangular2", "exp_range"))
+        elif not callable(scale_fn):
+            raise ArgumentTypeError(f"{name}: argument 'scale_fn' must be a function or None, got "
+                                    f"{describe(scale_fn)}")
+        check_choice(name, "scale_mode", scale_mode, ("cycle", "iterations"))
+        self.mode = mode
+        self.gamma = check_number(name, "gamma", gamma, finite=True, hint="; hint: exp_range's decay, e.g. 0.99")
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ArgumentError(
+                    f"{name}: optimizer must support momentum or beta1 with `cycle_momentum` option enabled "
+                    f"({type(optimizer).__name__} has neither); hint: pass cycle_momentum=False"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for m_momentum, b_momentum, group in zip(self.max_momentums, self.base_momentums,
+                                                         optimizer.param_groups, strict=True):
+                    if self.use_beta1:
+                        group["betas"] = (m_momentum, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m_momentum
+                    group["max_momentum"] = m_momentum
+                    group["base_momentum"] = b_momentum
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        """The built-in modes set their scale mode (as PyTorch: the argument is ignored for them)."""
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode in ("triangular", "triangular2"):
+            self.scale_mode = "cycle"
+        elif self.mode == "exp_range":
+            self.scale_mode = "iterations"
+
+    def scale_fn(self, x: float) -> float:
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        at = cycle if self.scale_mode == "cycle" else self.last_epoch
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * self.scale_fn(at)
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs, strict=True)]
+        if self.cycle_momentum:
+            for group, base_m, max_m in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums,
+                                            strict=True):
+                momentum = max_m - (max_m - base_m) * scale_factor * self.scale_fn(at)
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        fn = self._scale_fn_custom
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
+                 if k not in ("optimizer", "_scale_fn_custom")}
+        state["_scale_fn_custom"] = (None if fn is None or isinstance(fn, types.FunctionType)
+                                     else copy.deepcopy(fn.__dict__))
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        fn = state.pop("_scale_fn_custom", None)
+        self.__dict__.update(copy.deepcopy(state))
+        if fn is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(copy.deepcopy(fn))
+        self._init_scale_fn()
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together, each ``step()`` calling every one in turn (their
+    factors compose: e.g. ConstantLR warm-up × ExponentialLR decay)."""
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
+        name = "ChainedScheduler"
+        if not isinstance(schedulers, (list, tuple)):
+            raise ArgumentTypeError(f"{name}: argument 'schedulers' must be a list of schedulers, got "
+                                    f"{describe(schedulers)}")
+        if len(schedulers) < 1:
+            raise ArgumentError(f"{name} expects at least one scheduler to be chained, but got no scheduler.")
+        optimizer = optimizer if optimizer is not None else getattr(schedulers[0], "optimizer", None)
+        for i, scheduler in enumerate(schedulers):
+            if not isinstance(scheduler, LRScheduler):
+                raise ArgumentTypeError(f"{name}: schedulers[{i}] must be a scheduler (LRScheduler), got "
+                                        f"{describe(scheduler)}")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ArgumentError(
+                    f"{name} does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to be "
+                    f"specified when calling `step`, but got one at index {i} in the given schedulers sequence."
+                )
+            if scheduler.optimizer is not optimizer:
+                raise ArgumentError(
+                    f"{name} expects all schedulers to belong to the same optimizer, but got scheduler "
+                    f"{type(scheduler).__name__} at index {i} with a different optimizer."
+                )
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = _lrs(self._schedulers[-1].optimizer)
+
+    def step(self) -> None:  # type: ignore[override]
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = _lrs(self._schedulers[-1].optimizer)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        schedulers = state.pop("_schedulers")
+        self.__dict__.update(copy.deepcopy(state))
+        for scheduler, saved in zip(self._schedulers, schedulers, strict=True):
+            scheduler.load_state_dict(saved)

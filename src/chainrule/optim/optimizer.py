@@ -5,8 +5,8 @@ and that group's hyper-parameters; ``defaults`` holds the values a group gets fo
 ``state`` maps each parameter (the Tensor itself, by identity) to a dict of its buffers (``'step'``,
 ``'exp_avg'``, ...).
 
-Updates work on the arrays: ``step`` reads ``p.grad.data`` and changes ``p.data`` in place, with the array
-module that owns ``p.data`` (NumPy or CuPy), so no graph is built and the Parameter objects (and any views of
+Updates work on the arrays: ``step`` reads the gradient's array and changes the parameter's array in place, with
+the array module that owns it (NumPy or CuPy), so no graph is built and the Parameter objects (and any views of
 their arrays) see the new values. A subclass writes only ``_update(p, grad, state, group)``.
 
 Every hyper-parameter enters the arithmetic as a scalar of the parameter's dtype (``_scalar``), so a float32
@@ -205,10 +205,10 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif getattr(p.grad.data.flags, "writeable", True):
-                    p.grad.data[...] = 0
+                elif getattr(p.grad._data.flags, "writeable", True):
+                    p.grad._data[...] = 0
                 else:
-                    p.grad = Tensor(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
+                    p.grad = Tensor(backend.get_array_module(p.grad._data).zeros_like(p.grad._data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient (parameters whose ``grad`` is None are skipped).
@@ -224,7 +224,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad.data
+                grad = p.grad._data
                 if grad.shape != p._data.shape:
                     raise ShapeError(
                         f"{type(self).__name__}.step: a parameter of shape {p.shape} has a gradient of shape "
@@ -387,7 +387,7 @@ class Optimizer:
     def _import(self, name: str, value: Any, p: Tensor) -> Any:
         """A saved state value for parameter ``p``: a number for scalar entries, else an array of p's shape."""
         if isinstance(value, Tensor):
-            value = value.data
+            value = value._data
         if name in self._scalar_state:
             if isinstance(value, (bool, np.bool_)):
                 raise TypeError("expected a number, got a bool")
@@ -433,3 +433,15 @@ def follow_device(state: dict[str, Any], like: Any) -> None:
     for name, value in state.items():
         if backend.is_array(value) and backend.device_of(value) != where:
             state[name] = backend.to_device(value, None if where == "cpu" else like.device.id)
+
+
+def implementation_hints(optimizer: str, **flags: bool | None) -> None:
+    """PyTorch's implementation switches: ``foreach`` and ``fused`` choose how its kernels are batched (one
+    NumPy update per parameter here, whatever they say); ``capturable`` (CUDA graphs) and ``differentiable``
+    (a step recorded by autograd) change behaviour chainrule does not have, so only False is accepted."""
+    for name in ("capturable", "differentiable"):
+        if flags.get(name):
+            raise ArgumentError(
+                f"{optimizer}: {name}=True is not supported: chainrule's optimizer steps update the arrays in place "
+                f"and record no graph; pass {name}=False (the default)"
+            )

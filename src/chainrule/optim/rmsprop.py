@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar, check_nonnegative
+from chainrule.optim.optimizer import Optimizer, _lerp_, _scalar, check_nonnegative, implementation_hints
 from chainrule.tensor import Tensor
 
 __all__ = ["RMSprop"]
@@ -41,7 +41,11 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
     ) -> None:
+        implementation_hints("RMSprop", capturable=capturable, foreach=foreach, differentiable=differentiable)
         defaults = {
             "lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay, "momentum": momentum,
             "centered": centered, "maximize": maximize,

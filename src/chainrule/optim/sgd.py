@@ -7,7 +7,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.errors import ArgumentError
-from chainrule.optim.optimizer import Optimizer, _scalar, check_nonnegative
+from chainrule.optim.optimizer import Optimizer, _scalar, check_nonnegative, implementation_hints
 from chainrule.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -54,7 +54,11 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        implementation_hints("SGD", foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = {
             "lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
             "nesterov": nesterov, "maximize": maximize,

@@ -86,7 +86,7 @@ class ConvExplanation:
 def _array(name: str, value: Any) -> np.ndarray:
     """``value`` (a Tensor, an array, a nested list or a number) as a float64 array of finite, moderate numbers."""
     try:
-        a = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=np.float64)
+        a = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
         raise DTypeError(
             f"explain_conv: {name} must be a number or a rectangular nested list of numbers, got "
@@ -214,10 +214,10 @@ def _check(e: ConvExplanation, dx_matrix: np.ndarray, dw_matrix: np.ndarray) -> 
     out = conv2d(x, w, b, stride=e.stride, padding=e.padding)
     gx, gw, gb = grad(out, [x, w, b], Tensor(e.grad_output[None, None].copy()))
     errors = {
-        "O": float(np.max(np.abs(out.data[0, 0] - e.output))),
-        "dX": float(np.max(np.abs(gx.data[0, 0] - e.grad_input))),
-        "dW": float(np.max(np.abs(gw.data[0, 0] - e.grad_weight))),
-        "db": float(abs(gb.data[0] - e.grad_bias)),
+        "O": float(np.max(np.abs(out._data[0, 0] - e.output))),
+        "dX": float(np.max(np.abs(gx._data[0, 0] - e.grad_input))),
+        "dW": float(np.max(np.abs(gw._data[0, 0] - e.grad_weight))),
+        "db": float(abs(gb._data[0] - e.grad_bias)),
         "dX as full convolution": float(np.max(np.abs(dx_matrix - e.grad_input))),
         "dW as correlation": float(np.max(np.abs(dw_matrix - e.grad_weight))),
     }

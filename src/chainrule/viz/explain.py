@@ -43,9 +43,11 @@ def explain(output: Tensor, grad: Any = None, names: Names = None) -> Explanatio
     """The backward pass of ``output``, node by node: upstream gradient, local derivative(s), downstream.
 
     ``grad`` is the gradient to start from (1 for a one-element output). ``names`` names tensors for the table
-    (a dict name → tensor, pairs, or a Module for its parameters); otherwise ``Tensor.name`` is used, and
-    automatic names (``L`` for the output, ``t1, t2, ...`` for intermediates) for the rest. The graph is not
-    released and no ``.grad`` changes: ``output.backward()`` still works afterwards.
+    (a dict name → tensor or name → Module, pairs, or a Module for its parameter paths such as ``fc1.weight``);
+    otherwise ``Tensor.name``, then the caller's own variables (``x``, ``model.fc1.weight``), then ``L`` for the
+    output and each intermediate's expression (``w0*x0 + w1*x1 + w2``, elided past 40 characters): the rules are
+    in ``chainrule.viz.names``. The graph is not released and no ``.grad`` changes: ``output.backward()`` still
+    works afterwards.
     """
     walk = BackwardWalk(output, grad, names, op="explain").run()
     return Explanation(walk.steps, walk.name(output), plain(output), walk.leaf_gradients())
@@ -58,7 +60,7 @@ def _local_cell(entry: dict[str, Any]) -> str:
     formula, value, product = entry["local_formula"], entry["local"], entry.get("product")
     cell = formula
     if value is not None:
-        shown = fmt_value(value)
+        shown = _fmt(value)
         cell = formula if shown == formula else f"{formula} = {shown}"
     if product:
         cell = f"{cell}; downstream = {product}" if cell else f"downstream = {product}"

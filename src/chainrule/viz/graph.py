@@ -72,7 +72,8 @@ def edge_label(step: Step, inp: InputStep) -> list[str]:
     if inp.downstream is None:
         return []
     up = to_numpy(None if isinstance(step.upstream, tuple) else step.upstream)
-    local, down = to_numpy(inp.local), to_numpy(inp.downstream)
+    local = to_numpy(None if isinstance(inp.local, tuple) else inp.local)  # a tuple: one per output (LSTM)
+    down = to_numpy(inp.downstream)
     product = inp.rule.product
     if all(v is not None and v.size <= SMALL for v in (up, down)):
         if product is None and local is not None and local.size <= SMALL:
@@ -142,7 +143,7 @@ def build_graph(output: Tensor, grad: Any = None, names: Names = None, walk: Bac
 def _value_node(
     t: Tensor, node_id: str, order: int, walk: BackwardWalk, output: Tensor, first_use: dict[int, int]
 ) -> Node:
-    a = to_numpy(t.data)
+    a = to_numpy(t._data)
     name = walk.name(t)
     if t is output:
         role = "output"

@@ -6,10 +6,11 @@ for matmul it is the other operand transposed and "×" is a matrix product; for 
 gradient is first spread back over the reduced dims. Each rule below gives
 
 - ``formula``: the derivative in the names of the graph (``z``, ``1 - f²``, ``[a > b]``);
-- ``value``: its value, or None where the Jacobian is not worth printing (softmax, convolution);
-- ``apply``: upstream → downstream computed from that rule with NumPy alone. The explainer never uses it to
-  produce gradients (those come from each op's own ``backward``); the tests use it to check that the formulas
-  printed here agree with the backward rules.
+- ``value``: its value, or None where the Jacobian is not worth printing (softmax, convolution); for an op with
+  several outputs (an LSTM cell: h', c') a tuple, one Jacobian per output;
+- ``apply``: upstream → downstream (a tuple of upstreams for several outputs) computed from that rule with
+  NumPy alone. The explainer never uses it to produce gradients (those come from each op's own ``backward``);
+  the tests use it to check that the formulas printed here agree with the backward rules.
 
 Ops without a rule here still appear in every table and picture, with their upstream and downstream gradients
 and a "—" for the local derivative.
@@ -25,8 +26,24 @@ import numpy as np
 
 from chainrule.autograd.broadcast import Add, BroadcastTo, SumTo
 from chainrule.ops import activation as act
-from chainrule.ops import conv, dropout, linalg, loss, pool, reduce, shape
+from chainrule.ops import (
+    activation_extra,
+    conv,
+    distance,
+    dropout,
+    indexing,
+    linalg,
+    loss,
+    normalization,
+    pool,
+    recurrent,
+    reduce,
+    shape,
+    transfer,
+    triangular,
+)
 from chainrule.ops import elementwise as ew
+from chainrule.viz.local_recurrent import CellStep, SequenceSteps
 from chainrule.viz.values import fmt_number, wrap
 
 DISTRIBUTES, SWAPS, ROUTES, MOVES = "distributes", "swaps", "routes", "moves"
@@ -379,6 +396,140 @@ def _cross_entropy(c: Context) -> list[Local]:
     return [Local(formula, None, None, f"G·({formula}){scale}")] + [Local("—") for _ in c.xs[1:]]
 
 
+def _lp_pool(c: Context) -> list[Local]:
+    """y = (c·Σ_P x^p)^(1/p): ∂y/∂x_k = c·x_k^(p−1)/y^(p−1), c = 1 (power sum), 1/|P| (power mean)."""
+    fn, x, y = c.fn, np.asarray(c.xs[0], dtype=np.float64), np.asarray(c.y, dtype=np.float64)
+    p, windows, scale = fn.p, fn.windows, np.asarray(fn.scale, dtype=np.float64)
+    nonzero = y != 0  # an all-zero window sends no gradient (PyTorch's convention)
+    with np.errstate(all="ignore"):
+        factor = np.where(nonzero, scale * np.where(nonzero, y, 1.0) ** (1 - p), 0.0)
+        power = x ** (p - 1) if p != 1 else np.ones_like(x)
+
+    def apply(g: np.ndarray) -> np.ndarray:
+        return power * windows.window_spread(np.asarray(g, dtype=np.float64) * factor)
+
+    k = _num(p - 1)
+    xn, yn = c.x(), c.y_name
+    ratio = "1" if p == 1 else f"{xn}/{yn}" if p == 2 else f"{xn}^{k}/{yn}^{k}"
+    if getattr(fn, "mean", False):
+        size = f"{_num(round(1 / float(scale)))}" if scale.ndim == 0 else "|P|"
+        formula = f"1/{size}" if p == 1 else f"{xn}/({size}·{yn})" if p == 2 else f"{xn}^{k}/({size}·{yn}^{k})"
+    else:
+        formula = ratio if scale.ndim == 0 else f"c·{ratio} (c = kh·kw/|P| for windows cut at the border)"
+    disjoint = all(s >= kk for s, kk in zip(windows.stride, windows.kernel))  # one window per element at most
+    value = apply(np.ones(y.shape)) if disjoint else None
+    return [Local(formula, value, apply, None if disjoint else f"Σ over the windows of each element of G·({formula})")]
+
+
+MAX_JACOBIAN = 4096  # elements of a Jacobian shown as a value; a larger one shows its formula only
+
+
+def _shown(*arrays: np.ndarray) -> Any:
+    """The Jacobian(s) as a value if they are small enough to show, else None (one array, or a tuple per output)."""
+    if sum(a.size for a in arrays) > MAX_JACOBIAN:
+        return None
+    return arrays[0] if len(arrays) == 1 else tuple(arrays)
+
+
+def _recurrent_arrays(c: Context, kind: str) -> tuple[np.ndarray, ...]:
+    """(xw, h, c or None, W_hh, b_hh or None) in float64: the inputs of a cell or a time loop."""
+    xs = [np.asarray(x, dtype=np.float64) for x in c.xs]
+    w_at = 3 if kind == "lstm" else 2
+    state = xs[2] if kind == "lstm" else None
+    return xs[0], xs[1], state, xs[w_at], (xs[w_at + 1] if len(xs) > w_at + 1 else None)
+
+
+def _upstreams(g: Any) -> list[np.ndarray]:
+    return [np.asarray(x, dtype=np.float64) for x in (g if isinstance(g, tuple) else (g,))]
+
+
+def _cell_formulas(kind: str, c: Context, relu: bool) -> dict[str, tuple[str, str | None]]:
+    """Per input key, (formula of the local derivative, how G meets it); None: downstream = G ⊙ local.
+
+    The Elman cell's are written in the graph's names; the LSTM's and GRU's in the letters of docs/rnn.md (xw, h,
+    c, W_hh; gates i, f, g, o and r, z, n; h', c' the new state), which their gate formulas need anyway.
+    """
+    if kind == "rnn":
+        h, w = c.x(1), c.x(2)
+        act = f"[{c.y_name} > 0]" if relu else f"1 - {c.y_name}²"
+        factor = act if relu else f"({act})"
+        return {"xw": (act, None), "h": (f"{factor}·{w}", f"(G ⊙ {factor})·{w}"),
+                "w": (f"{factor}·{h}ᵀ", f"(G ⊙ {factor})ᵀ·{h}"), "b": (act, None)}
+    if kind == "lstm":
+        return {
+            "xw": ("∂c'/∂xw = [g·σ'(i) | c·σ'(f) | i·tanh'(g) | 0], ∂h'/∂xw = o·tanh'(c')·∂c'/∂xw + "
+                   "[0 | 0 | 0 | tanh(c')·σ'(o)]", "da = G_h'·∂h'/∂xw + G_c'·∂c'/∂xw"),
+            "h": ("∂(h', c')/∂xw·W_hh", "da·W_hh"),
+            "c": ("∂c'/∂c = f, ∂h'/∂c = o·tanh'(c')·f", "(G_h'·o·tanh'(c') + G_c')·f"),
+            "w": ("∂(h', c')/∂xw ⊗ hᵀ", "daᵀ·h"), "b": ("∂(h', c')/∂xw", "Σ_rows da"),
+        }
+    gates = "(1 - z)·tanh'(n)·h_n·σ'(r) | (h - n)·σ'(z) | (1 - z)·tanh'(n)"
+    return {
+        "xw": (f"[{gates}]", f"G ⊙ [{gates}]"),
+        "h": (f"z + [{gates}·r]·W_hh", f"G ⊙ z + (G ⊙ [{gates}·r])·W_hh"),
+        "w": (f"[{gates}·r] ⊗ hᵀ", f"(G ⊙ [{gates}·r])ᵀ·h"), "b": (f"[{gates}·r]", f"Σ_rows G ⊙ [{gates}·r]"),
+    }
+
+
+def _cell(kind: str) -> Rule:
+    """RNN, LSTM and GRU cells: the Jacobians of one step, ∂h'/∂h = (1 − h'²)·W_hh for the tanh RNN."""
+
+    def rule(c: Context) -> list[Local]:
+        xw, h, state, w, b = _recurrent_arrays(c, kind)
+        relu = not getattr(c.fn, "tanh_cell", True)
+        step = CellStep(kind, np.atleast_2d(xw), np.atleast_2d(h), None if state is None else np.atleast_2d(state),
+                        w, b, relu)
+        jacobians, formulas = step.jacobians(), _cell_formulas(kind, c, relu)
+        keys = ["xw", "h"] + (["c"] if kind == "lstm" else []) + ["w"] + (["b"] if b is not None else [])
+        locals_ = []
+        for key, x in zip(keys, c.xs):
+            formula, product = formulas[key]
+
+            def apply(g: Any, key: str = key, shape: tuple[int, ...] = x.shape) -> np.ndarray:
+                return np.asarray(step.vjp(*(np.atleast_2d(u) for u in _upstreams(g)))[key]).reshape(shape)
+
+            if kind == "rnn" and key in ("xw", "b"):  # diagonal: the factor act'(a) itself, as for tanh
+                value: Any = step.d.reshape(x.shape) if key == "xw" else step.d
+            else:
+                value = _shown(*jacobians[key]) if key in jacobians else None
+            locals_.append(Local(formula, value, apply, product))
+        return locals_
+
+    return rule
+
+
+def _sequence(kind: str) -> Rule:
+    """A whole time loop: the per-step recurrent Jacobians ∂h_t/∂h_(t−1) as the value, BPTT as the product."""
+
+    def rule(c: Context) -> list[Local]:
+        xw, h0, c0, w, b = _recurrent_arrays(c, kind)
+        relu = not getattr(c.fn, "tanh_cell", True)
+        steps = SequenceSteps(kind, xw, h0, c0, w, b, relu, c.fn.reverse)
+        step_h = {"rnn": f"({'[h_t > 0]' if relu else '1 - h_t²'})·W_hh", "lstm": "∂h_t/∂xw_t·W_hh",
+                  "gru": "z_t + ∂h_t/∂(h·W_hhᵀ)_t·W_hh"}[kind]
+        bptt = "BPTT: G_h(t) = G_out(t) + G_h(t+1)·∂h_(t+1)/∂h_t, then each step's rule"
+        rows = {
+            "xw": (f"∂h_t/∂xw_t as in {kind}_cell, then back through every later step", bptt, None),
+            "h": (f"∂h_t/∂h_(t-1) = {step_h} (the values: t = 1..L); ∂h_t/∂h_0 = their product", bptt,
+                  lambda: _shown(steps.recurrent_jacobians("h"))),
+            "c": ("∂c_t/∂c_(t-1) = f_t (the values: t = 1..L)", bptt, lambda: _shown(steps.recurrent_jacobians("c"))),
+            "w": ("Σ_t ∂h_t/∂W_hh at step t (the same W_hh at every step)", f"Σ_t daᵀ_t·h_(t-1), {bptt}", None),
+            "b": ("Σ_t ∂h_t/∂xw_t", f"Σ_t Σ_rows da_t, {bptt}", None),
+        }
+        keys = ["xw", "h"] + (["c"] if kind == "lstm" else []) + ["w"] + (["b"] if b is not None else [])
+        locals_ = []
+        for key, x in zip(keys, c.xs):
+            formula, product, value = rows[key]
+
+            def apply(g: Any, key: str = key, shape: tuple[int, ...] = x.shape) -> np.ndarray:
+                return np.asarray(steps.vjp(*_upstreams(g))[key]).reshape(shape)
+
+            locals_.append(Local(formula, None if value is None else value(), apply, product))
+        return locals_
+
+    return rule
+
+
 RULES: dict[type, OpInfo] = {
     Add: OpInfo("add", DISTRIBUTES, _add),
     ew.Sub: OpInfo("sub", DISTRIBUTES, _sub),
@@ -423,27 +574,57 @@ RULES: dict[type, OpInfo] = {
     pool.AvgPool2d: OpInfo(
         "avg_pool2d", DISTRIBUTES, _described("1/|window|", "G/|window| to every element of its window")
     ),
+    pool.LPPool2d: OpInfo("lp_pool2d", "", _lp_pool),
+    recurrent.RNNCell: OpInfo("rnn_cell", "", _cell("rnn")),
+    recurrent.LSTMCell: OpInfo("lstm_cell", "", _cell("lstm")),
+    recurrent.GRUCell: OpInfo("gru_cell", "", _cell("gru")),
+    recurrent.RNNSequence: OpInfo("rnn_sequence", "", _sequence("rnn")),
+    recurrent.LSTMSequence: OpInfo("lstm_sequence", "", _sequence("lstm")),
+    recurrent.GRUSequence: OpInfo("gru_sequence", "", _sequence("gru")),
     dropout.Dropout: OpInfo("dropout", ROUTES, _dropout),
     loss.CrossEntropyIndex: OpInfo("cross_entropy", "", lambda c: _cross_entropy(c)),
 }
 
 
+# Functions whose class name, snake-cased, is not the name of the function users call
+NAMES: dict[type, str] = {
+    loss.CrossEntropyProb: "cross_entropy",
+    reduce.CumSum: "cumsum",
+    shape.Concatenate: "cat",
+    indexing.ScatterAddAlong: "scatter_add",
+    normalization.Standardize: "layer_norm",
+    conv.WeightGrad: "conv2d_weight",
+    transfer.ToDevice: "to",
+    activation_extra.PReLU: "prelu",
+    distance.VectorNorm: "norm",
+    distance.ClampedNorm: "cosine_similarity",  # the clamp of its norms: only cosine_similarity makes one
+}
+
+
 def op_info(fn: Any) -> OpInfo:
-    """The name, pattern and local-derivative rule of a Function (a generic entry for unknown ops)."""
+    """The name, pattern and local-derivative rule of a Function (a generic entry for unknown ops).
+
+    The name is the functional's (``lp_pool2d``, ``lstm_cell``, ``nll_loss``), never the class name run together.
+    """
     for cls in type(fn).__mro__:
         info = RULES.get(cls)
         if info is not None:
             return info
-    return OpInfo(_snake(type(fn).__name__), "", None)
+    if isinstance(fn, triangular.Triangle):
+        return OpInfo("tril" if getattr(fn, "lower", True) else "triu", "", None)
+    return OpInfo(NAMES.get(type(fn)) or _snake(type(fn).__name__.removesuffix("Function")), "", None)
 
 
 def _snake(name: str) -> str:
+    """CamelCase as snake_case, an acronym kept as one word: LPPool2d → lp_pool2d, LSTMCell → lstm_cell."""
     out = []
     for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
+        if ch.isupper() and i:
+            before, after = name[i - 1], name[i + 1] if i + 1 < len(name) else ""
+            if before.islower() or before.isdigit() or (before.isupper() and after.islower()):
+                out.append("_")
         out.append(ch.lower())
-    return "".join(out)
+    return "".join(out).lstrip("_")
 
 
 def local_derivatives(fn: Any, context: Context) -> list[Local]:

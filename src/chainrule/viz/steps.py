@@ -8,7 +8,7 @@ never released and no ``.grad`` is touched: after walking, the computation can s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,10 @@ from chainrule.autograd.engine import accumulate, walk
 from chainrule.errors import BackwardError, DTypeError, ShapeError
 from chainrule.tensor import Tensor, as_array
 from chainrule.viz.local import Context, Local, local_derivatives, op_info
-from chainrule.viz.values import fmt_value, plain, to_numpy
+from chainrule.viz.names import Namer, Names
+from chainrule.viz.values import plain, to_numpy
 
-Names = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | Any  # or a Module (its named_parameters)
+__all__ = ["BackwardWalk", "InputStep", "Namer", "Names", "Step", "Trace", "backward_steps", "forward_inputs", "trace"]
 
 
 # ----- the graph: every Function and Tensor reachable from an output -----------------------------------
@@ -79,54 +80,6 @@ def forward_inputs(graph: Trace) -> list[Tensor]:
         for x in fn.inputs:
             seen.setdefault(id(x), x)
     return list(seen.values())
-
-
-class Namer:
-    """A display name for every tensor of a trace: given names, then ``Tensor.name``, then automatic ones.
-
-    Automatic names: the output is ``L``; intermediates ``t1, t2, ...`` in forward order; leaves that require
-    grad ``leaf1, ...``; constants their value when they hold one number, else ``const1, ...``.
-    """
-
-    def __init__(self, graph: Trace, names: Names = None) -> None:
-        self.names: dict[int, str] = {}
-        for name, tensor in _pairs(names):
-            self.names[id(tensor)] = str(name)
-        counters = {"t": 0, "leaf": 0, "const": 0}
-        order = sorted(reversed(list(graph.tensors.values())), key=lambda t: t.generation)  # forward order
-        for t in order:
-            if id(t) in self.names:
-                continue
-            if t.name:
-                self.names[id(t)] = str(t.name)
-            elif t is graph.root:
-                self.names[id(t)] = "L"
-            elif t.creator is not None:
-                counters["t"] += 1
-                self.names[id(t)] = f"t{counters['t']}"
-            elif t.requires_grad:
-                counters["leaf"] += 1
-                self.names[id(t)] = f"leaf{counters['leaf']}"
-            elif t.data.size == 1:
-                self.names[id(t)] = fmt_value(t.data.reshape(()))
-            else:
-                counters["const"] += 1
-                self.names[id(t)] = f"const{counters['const']}"
-
-    def __call__(self, t: Tensor | None) -> str:
-        if t is None:
-            return "(unused)"
-        return self.names.get(id(t), "?")
-
-
-def _pairs(names: Names) -> list[tuple[str, Tensor]]:
-    if names is None:
-        return []
-    if hasattr(names, "named_parameters"):  # a Module
-        return list(names.named_parameters())
-    if isinstance(names, Mapping):
-        return list(names.items())
-    return list(names)
 
 
 # ----- one step of the backward pass ---------------------------------------------------------------------
@@ -202,12 +155,12 @@ def _root_grad(op: str, root: Tensor, grad: Any) -> Tensor:
             f"requires_grad=True and do not compute under cr.no_grad()"
         )
     if grad is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise BackwardError(
                 f"{op}: a gradient can be created implicitly only for one-element outputs, but the output has "
                 f"shape {root.shape}; pass grad= of that shape, or reduce the output first with .sum()"
             )
-        return Tensor(backend.get_array_module(root.data).ones_like(root.data))
+        return Tensor(backend.get_array_module(root._data).ones_like(root._data))
     try:
         g = grad if isinstance(grad, Tensor) else Tensor(as_array(grad, root.dtype))
     except (TypeError, ValueError, OverflowError):
@@ -230,7 +183,7 @@ class BackwardWalk:
         self.graph = trace(output, op)
         self.root = output
         self.root_grad = _root_grad(op, output, grad)
-        self.name = Namer(self.graph, names)
+        self.name = Namer(self.graph, names, op)  # the rules: chainrule.viz.names
         self.steps: list[Step] = []
         self.grads: dict[int, tuple[Tensor, Tensor]] = {}  # id(tensor) → (tensor, its total gradient)
         self.done = False
@@ -295,8 +248,8 @@ class BackwardWalk:
         info = op_info(fn)
         in_names = [self.name(x) for x in fn.inputs]
         out_names = [self.name(o) for o in outputs]
-        xs = [to_numpy(x.data) for x in fn.inputs]
-        ys = [None if o is None else to_numpy(o.data) for o in outputs]
+        xs = [to_numpy(x._data) for x in fn.inputs]
+        ys = [None if o is None else to_numpy(o._data) for o in outputs]
         context = Context(fn, xs, ys, in_names, out_names)
         locals_ = local_derivatives(fn, context)
         ups = [
@@ -304,7 +257,7 @@ class BackwardWalk:
         ]
         inputs = tuple(
             InputStep(
-                name=name, value=plain(x), local=plain(rule.value) if rule.value is not None else None,
+                name=name, value=plain(x), local=_plain_local(rule.value),
                 formula=rule.formula, downstream=plain(gx), tensor=x, rule=rule,
             )
             for name, x, rule, gx in zip(in_names, fn.inputs, locals_, downstream)
@@ -321,6 +274,15 @@ class BackwardWalk:
             function=fn,
             outputs=outputs,
         )
+
+
+def _plain_local(value: Any) -> Any:
+    """A local derivative as a plain value; a tuple (one per output of a node such as an LSTM cell) stays one."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    return plain(value)
 
 
 def backward_steps(output: Tensor, grad: Any = None, names: Names = None) -> Iterator[Step]:

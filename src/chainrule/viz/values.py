@@ -97,10 +97,14 @@ def _nested(items: Any, digits: int) -> str:
     return fmt_number(items, digits)
 
 
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
 def is_compound(name: str) -> bool:
     """True when a name is an expression (``x + y``) that needs brackets inside a formula (``fc.weight`` and
     ``W[0]`` do not)."""
     simple = name.replace(".", "_").replace("[", "_").replace("]", "_").replace(",", "_")
+    simple = simple.translate(_SUBSCRIPT_DIGITS)  # automatic names such as matmul₁ are names, not expressions
     return not (simple.isidentifier() or ("_" + simple).isidentifier() or _is_number(name) or _is_call(name))
 
 
