@@ -46,3 +46,8 @@ def optional_tensor(x: Any) -> Tensor | None:
     return Tensor(as_array(x))
 
 
+def affine_parameters(module: Any, shape: tuple[int, ...], dtype: Any, layer: str, affine: bool, bias: bool) -> None:
+    """A normalisation layer's ``weight`` and ``bias`` of ``shape`` (registered as None when ``affine`` or
+    ``bias`` is off, so the state_dict keys are PyTorch's); their values come from ``reset_parameters``."""
+    module.register_parameter("weight", empty_parameter(shape, dtype, layer) if affine else None)
+    module.register_parameter("bias", empty_parameter(shape, dtype, layer) if affine and bias else None)

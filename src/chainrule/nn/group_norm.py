@@ -13,7 +13,7 @@ from chainrule import dtypes
 from chainrule.errors import ArgumentError, ShapeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn.arguments import check_count, empty_parameter
+from chainrule.nn.arguments import affine_parameters, check_count
 from chainrule.nn.module import Module
 from chainrule.nn.normalization import _BatchNorm
 from chainrule.ops.operands import check_number
@@ -49,15 +49,7 @@ class GroupNorm(Module):
         self.eps = check_number("GroupNorm", "eps", eps, 0.0, finite=True, hint="; hint: e.g. eps=1e-5")
         self.affine = affine
         dtype = dtypes.default_float if dtype is None else dtype  # PyTorch's None: the default float dtype
-        if affine:
-            self.weight = empty_parameter((num_channels,), dtype, "GroupNorm")
-            if bias:
-                self.bias = empty_parameter((num_channels,), dtype, "GroupNorm")
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (num_channels,), dtype, "GroupNorm", affine, bias)
         self.reset_parameters()
         if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
             self.to(device)

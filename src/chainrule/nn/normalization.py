@@ -11,7 +11,7 @@ from chainrule import dtypes
 from chainrule.errors import ShapeError
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's conventional name
 from chainrule.nn import init
-from chainrule.nn.arguments import check_count, empty_parameter
+from chainrule.nn.arguments import affine_parameters, check_count
 from chainrule.nn.module import Module
 from chainrule.ops.operands import check_number, int_tuple
 from chainrule.tensor import Tensor
@@ -56,15 +56,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = empty_parameter((num_features,), dtype, name)
-            if bias:
-                self.bias = empty_parameter((num_features,), dtype, name)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (num_features,), dtype, name, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
@@ -174,15 +166,7 @@ class LayerNorm(Module):
         # a negative eps can make var + eps negative: a NaN from the square root, with no error
         self.eps = check_number("LayerNorm", "eps", eps, 0.0, finite=True, hint="; hint: e.g. eps=1e-5")
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = empty_parameter(self.normalized_shape, dtype, "LayerNorm")
-            if bias:
-                self.bias = empty_parameter(self.normalized_shape, dtype, "LayerNorm")
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, self.normalized_shape, dtype, "LayerNorm", elementwise_affine, bias)
         self.reset_parameters()
         if device is not None:  # PyTorch's factory keyword: made on the CPU, then moved
             self.to(device)
