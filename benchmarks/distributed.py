@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -135,10 +136,20 @@ def probe_allreduce() -> dict:
 
 
 def _run(cmd: list[str], threads: int) -> list[dict]:
-    done = subprocess.run(cmd, cwd=ROOT, env=_threads_env(threads), capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        raise SystemExit(f"distributed benchmark: {' '.join(cmd[:4])}... failed: {done.stderr.strip()[-800:]}")
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    """Run a probe; each of its processes writes its result to a file of its own (two ranks printing at once
+    can interleave their lines on the shared stdout), read back in rank order."""
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run([*cmd, "--results", folder], cwd=ROOT, env=_threads_env(threads), capture_output=True,
+                              text=True, timeout=900)
+        if done.returncode != 0:
+            raise SystemExit(f"distributed benchmark: {' '.join(cmd[:4])}... failed: {done.stderr.strip()[-800:]}")
+        files = sorted(Path(folder).glob("rank-*.json"), key=lambda f: int(f.stem.split("-")[1]))
+        return [json.loads(f.read_text()) for f in files]
+
+
+def _report(folder: str, result: dict) -> None:
+    rank = int(result.get("rank", 0))
+    Path(folder, f"rank-{rank}.json").write_text(json.dumps(result))
 
 
 def measure(steps: int) -> dict:
@@ -230,14 +241,15 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "distributed_results.md"))
     parser.add_argument("--probe", choices=("train", "allreduce"), help=argparse.SUPPRESS)
     parser.add_argument("--distributed", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--results", help=argparse.SUPPRESS)  # a probe's folder for its result files
     args = parser.parse_args()
     if args.probe == "train":
-        print(json.dumps(probe_train(args.steps, args.distributed)))
+        _report(args.results, probe_train(args.steps, args.distributed))
         return
     if args.probe == "allreduce":
         result = probe_allreduce()
         if result["rank"] == 0:
-            print(json.dumps(result))
+            _report(args.results, result)
         return
     result = measure(args.steps)
     text = markdown(result)
