@@ -295,7 +295,26 @@ class CosineAnnealingLR(LRScheduler):
         ]
 
 
-class SequentialLR(LRScheduler):
+class _CompositeState:
+    """state_dict of a scheduler made of schedulers, as PyTorch's: its own attributes, and each inner scheduler's
+    state_dict under ``_schedulers`` (restored into the schedulers it was built with)."""
+
+    _schedulers: list[LRScheduler]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        schedulers = state.pop("_schedulers")
+        self.__dict__.update(copy.deepcopy(state))
+        for scheduler, saved in zip(self._schedulers, schedulers, strict=True):
+            scheduler.load_state_dict(saved)
+
+
+class SequentialLR(_CompositeState, LRScheduler):
     """Run ``schedulers`` one after another, switching at the ``milestones`` epochs (e.g. warm-up, then cosine)::
 
         warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
@@ -364,18 +383,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        schedulers = state.pop("_schedulers")
-        self.__dict__.update(copy.deepcopy(state))
-        for scheduler, saved in zip(self._schedulers, schedulers, strict=True):
-            scheduler.load_state_dict(saved)
 
 
 def _milestones(scheduler: str, milestones: Any) -> list[int]:
@@ -969,7 +976,7 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_CompositeState, LRScheduler):
     """Step several schedulers of one optimizer together, each ``step()`` calling every one in turn (their
     factors compose: e.g. ConstantLR warm-up × ExponentialLR decay)."""
 
@@ -1003,15 +1010,3 @@ class ChainedScheduler(LRScheduler):
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = _lrs(self._schedulers[-1].optimizer)
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        schedulers = state.pop("_schedulers")
-        self.__dict__.update(copy.deepcopy(state))
-        for scheduler, saved in zip(self._schedulers, schedulers, strict=True):
-            scheduler.load_state_dict(saved)
