@@ -14,11 +14,11 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "LPPool2d", "MaxPool2d"]
 _Size = int | Sequence[int]
 
 
-class MaxPool2d(Module):
-    """The maximum over each kh×kw window: (N, C, H, W) → (N, C, H_out, W_out); stride defaults to the kernel.
+class _MaxPoolNd(Module):
+    """Max pooling's arguments, forward and repr, shared by the 1-D and 2-D layers (PyTorch's _MaxPoolNd);
+    ``_pool`` is the functional each applies."""
 
-    With ``return_indices=True`` forward returns (output, indices) as ``F.max_pool2d`` does.
-    """
+    _pool: Any
 
     def __init__(
         self,
@@ -38,14 +38,21 @@ class MaxPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Tensor) -> Any:  # noqa: A002 - PyTorch's name
-        return F.max_pool2d(
-            input, self.kernel_size, self.stride, self.padding, self.dilation,
-            ceil_mode=self.ceil_mode, return_indices=self.return_indices,
-        )
+        return self._pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The maximum over each kh×kw window: (N, C, H, W) → (N, C, H_out, W_out); stride defaults to the kernel.
+
+    With ``return_indices=True`` forward returns (output, indices) as ``F.max_pool2d`` does.
+    """
+
+    _pool = staticmethod(F.max_pool2d)
 
 
 class AvgPool2d(Module):
